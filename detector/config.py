@@ -1,0 +1,196 @@
+"""One configuration for every smsguard process: TOML file, then environment overrides.
+
+Every value has a documented default (the dataclasses below, and
+``smsguard.example.toml`` at the top of the repo), so a missing
+file means "run with the defaults". Environment variables override the file:
+``SMSGUARD_<SECTION>__<KEY>``, e.g. ``SMSGUARD_KAFKA__BOOTSTRAP=broker:9092`` or
+``SMSGUARD_POLICY__DRY_RUN=true``. Values from the environment are parsed as
+TOML scalars (so ``true``, ``15`` and ``"text"`` all work; bare words are strings).
+
+>>> cfg = load_config(env={"SMSGUARD_POLICY__DRY_RUN": "true"})
+>>> cfg.policy.dry_run
+True
+>>> cfg.detector.step_s
+10
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+ENV_PREFIX = "SMSGUARD_"
+
+
+@dataclass
+class KafkaConfig:
+    bootstrap: str = "localhost:9092"
+    topic_send: str = "sms.send"
+    topic_dlr: str = "sms.dlr"
+    topic_verify: str = "sms.verify"
+    topic_alerts: str = "sms.alerts"
+    topic_throttle: str = "sms.throttle"
+    topic_deadletter: str = "sms.deadletter"
+    partitions: int = 4
+    replication: int = 1
+
+
+@dataclass
+class WorkerConfig:
+    app_id: str = "smsguard"
+    store: str = "rocksdb://"
+    data_dir: str = ".smsguard/worker"
+    web_port: int = 6066
+    metrics_port: int = 9108
+    checkpoint_interval_s: float = 5.0
+
+
+@dataclass
+class RedisConfig:
+    url: str = "redis://localhost:6379/0"
+    fail_mode: str = "open"
+    timeout_ms: int = 50
+    key_prefix: str = "smsguard"
+
+
+@dataclass
+class SigningConfig:
+    key: str = ""
+    require: bool = True
+
+
+@dataclass
+class WebhookConfig:
+    url: str = ""
+    format: str = "generic"
+    routing_key: str = ""
+    min_severity: str = "warning"
+    queue_size: int = 1000
+    max_retries: int = 5
+    timeout_s: float = 5.0
+    storm_threshold: int = 5
+    storm_window_s: float = 60.0
+
+
+@dataclass
+class DetectorConfig:
+    step_s: int = 10
+    lateness_s: int = 5
+    otp_grace_s: int = 120
+    entity_ttl_s: int = 7 * 24 * 3600
+    destination_ttl_s: int = 3600
+    prefix_depth: int = 5
+    max_future_s: int = 24 * 3600
+    max_body_bytes: int = 2000
+    baseline_half_life_s: int = 6 * 3600
+    surprise_threshold: float = 6.0
+    seed: int = 7
+
+
+@dataclass
+class PolicyConfig:
+    dry_run: bool = False
+    cooldown_s: int = 900
+    throttle_ttl_s: int = 900
+    max_throttle_ttl_s: int = 6 * 3600
+    release_after_s: int = 600
+    warning_score: float = 6.0
+    critical_score: float = 12.0
+    clear_ratio: float = 0.5
+    throttle_rate_per_s: float = 1.0
+
+
+@dataclass
+class AllowlistConfig:
+    accounts: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    signing: SigningConfig = field(default_factory=SigningConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    allowlist: AllowlistConfig = field(default_factory=AllowlistConfig)
+    # Per-account sensitivity multiplier: >1 alerts earlier, <1 later.
+    sensitivity: dict[str, float] = field(default_factory=dict)
+
+    def sensitivity_of(self, account_id: str | None) -> float:
+        if account_id is None:
+            return 1.0
+        return float(self.sensitivity.get(account_id, 1.0))
+
+
+class ConfigError(ValueError):
+    """A configuration file or override names an unknown key or a wrong type."""
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Defaults, then the TOML file at ``path`` (if any), then ``SMSGUARD_*`` variables."""
+    cfg = Config()
+    if path is not None:
+        with open(path, "rb") as fh:
+            _apply(cfg, tomllib.load(fh), source=str(path))
+    _apply(cfg, _env_overrides(os.environ if env is None else env), source="environment")
+    return cfg
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        out.setdefault(section.lower(), {})[key.lower()] = _parse_scalar(raw)
+    return out
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply(cfg: Config, data: Mapping[str, Any], source: str) -> None:
+    for section, values in data.items():
+        if section == "sensitivity":
+            cfg.sensitivity.update({str(k): float(v) for k, v in values.items()})
+            continue
+        target = getattr(cfg, section, None)
+        if not is_dataclass(target) or not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        known = {f.name: f for f in fields(target)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {section}.{key}")
+            setattr(target, key, _coerce(getattr(target, key), value, f"{section}.{key}", source))
+
+
+def _coerce(current: Any, value: Any, name: str, source: str) -> Any:
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(current, int) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif isinstance(current, float) and isinstance(value, int | float):
+        return float(value)
+    elif isinstance(current, str):
+        return str(value)
+    elif isinstance(current, list):
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    raise ConfigError(f"{source}: {name} expects {type(current).__name__}, got {value!r}")
