@@ -18,7 +18,9 @@ import re
 import zlib
 from dataclasses import dataclass
 
-_URL = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:ly|com|net|io|me|co|xyz|top|info|link)\b", re.I)
+_URL = re.compile(
+    r"https?://|www\.|\b[a-z0-9-]+\.(?:ly|com|net|io|me|co|xyz|top|info|link)\b", re.I
+)
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
