@@ -73,6 +73,12 @@ class WebhookConfig:
     timeout_s: float = 5.0
     storm_threshold: int = 5
     storm_window_s: float = 60.0
+    # When the queue is full: "drop_oldest" (keep the newest pages) or "reject_new".
+    overflow: str = "drop_oldest"
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    dedup_size: int = 10000  # alert ids remembered to never page one finding twice
+    source: str = "smsguard"  # PagerDuty payload.source
 
 
 @dataclass
