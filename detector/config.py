@@ -36,6 +36,8 @@ class KafkaConfig:
     topic_deadletter: str = "sms.deadletter"
     partitions: int = 4
     replication: int = 1
+    # Consumer group of `smsguard enforcer` (reads topic_throttle, applies to Redis).
+    enforcer_group: str = "smsguard-enforcer"
 
 
 @dataclass
@@ -54,6 +56,10 @@ class RedisConfig:
     fail_mode: str = "open"
     timeout_ms: int = 50
     key_prefix: str = "smsguard"
+    # The enforcer's bound on each Redis call (it retries with backoff; gateways use timeout_ms).
+    enforcer_timeout_ms: int = 1000
+    # /metrics port of `smsguard enforcer` (0 = do not serve).
+    enforcer_metrics_port: int = 9110
 
 
 @dataclass
