@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 # Order is the order `smsguard --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "streams.commands.report",
 )
 
 
