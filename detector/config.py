@@ -85,6 +85,9 @@ class WebhookConfig:
     backoff_max_s: float = 30.0
     dedup_size: int = 10000  # alert ids remembered to never page one finding twice
     source: str = "smsguard"  # PagerDuty payload.source
+    # `smsguard notify`: its consumer group and /metrics port (0 = do not serve).
+    group: str = "smsguard-notify"
+    metrics_port: int = 9111
 
 
 @dataclass
