@@ -47,6 +47,9 @@ class WorkerConfig:
     data_dir: str = ".smsguard/worker"
     web_port: int = 6066
     metrics_port: int = 9108
+    # Address every process's /metrics binds (worker, enforcer, notify): loopback by
+    # default; containers set 0.0.0.0 so that Prometheus can reach them.
+    metrics_addr: str = "127.0.0.1"
     checkpoint_interval_s: float = 5.0
 
 

@@ -6,7 +6,7 @@ and see only its own numbers. Processes share the module-level default
 instance ``METRICS``; ``REGISTRY`` is its registry (``METRICS.registry``).
 
     from streams.metrics import METRICS, serve_metrics
-    serve_metrics(config.worker.metrics_port)          # /metrics of METRICS.registry
+    serve_metrics(config.worker.metrics_port, config.worker.metrics_addr)  # METRICS.registry
     METRICS.records.labels(topic="sms.send", outcome="accepted").inc()
     METRICS.lag.labels(topic="sms.send").set(now_s - event_ts_ms / 1000)
 
@@ -20,6 +20,7 @@ is set by the streams layer, which knows both "now" and the latest event ``ts``.
 
 from __future__ import annotations
 
+import os
 from collections import Counter as TallyCounter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,6 +28,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 __all__ = ["METRICS", "METRIC_NAMES", "REGISTRY", "Metrics", "serve_metrics"]
+
+ENV_METRICS_ADDR = "SMSGUARD_WORKER__METRICS_ADDR"  # = config.worker.metrics_addr
 
 
 class Metrics:
@@ -163,13 +166,17 @@ METRIC_NAMES = frozenset(METRICS.metric_names())
 
 
 def serve_metrics(
-    port: int, addr: str = "127.0.0.1", registry: CollectorRegistry | None = None
+    port: int, addr: str | None = None, registry: CollectorRegistry | None = None
 ) -> Any:
     """Serve ``/metrics`` of ``registry`` (default ``REGISTRY``) from a daemon thread.
 
-    Binds loopback unless told otherwise (containers pass ``addr="0.0.0.0"``).
+    Pass ``config.worker.metrics_addr`` as ``addr``. Without one it binds what
+    ``SMSGUARD_WORKER__METRICS_ADDR`` says, else loopback (127.0.0.1): containers set
+    that variable to 0.0.0.0 so Prometheus can scrape them even when a caller forgot.
     ``port=0`` picks a free port; the returned server's ``server_port`` tells which.
     Call ``.shutdown()`` on the returned server to stop it.
     """
+    if addr is None:
+        addr = os.environ.get(ENV_METRICS_ADDR, "127.0.0.1")
     server, _thread = start_http_server(port, addr=addr, registry=registry or REGISTRY)
     return server
