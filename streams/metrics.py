@@ -89,8 +89,8 @@ class Metrics:
         )
         self.webhook_deliveries = Counter(
             "smsguard_webhook_deliveries_total",
-            "Webhook sink events by format and outcome "
-            "(delivered, failed, retried, dropped, duplicate, grouped, filtered).",
+            "Webhook sink events by format and outcome (delivered, failed, retried, dropped,"
+            " duplicate, grouped, filtered, rejected_command).",
             ["format", "outcome"],
             registry=reg,
         )

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from detector.config import WebhookConfig
+from detector.signing import sign_command
 from streams.metrics import Metrics
 from streams.webhooks import WebhookSink
 
@@ -57,6 +58,7 @@ def run(
     scenario: Callable[[WebhookSink, Endpoint, Clock], Awaitable[None]],
     script: Script | None = None,
     metrics: Metrics | None = None,
+    signing_key: str = "",
     **config: Any,
 ) -> tuple[Endpoint, list[float]]:
     """Start the endpoint and a sink pointed at it, run ``scenario``, close both."""
@@ -77,7 +79,10 @@ def run(
         host, port = runner.addresses[0][:2]
         cfg = replace(WebhookConfig(), url=f"http://{host}:{port}/hook", **config)
         clock = Clock()
-        sink = WebhookSink(cfg, metrics=metrics or Metrics(), clock=clock, sleep=fake_sleep)
+        sink = WebhookSink(
+            cfg, metrics=metrics or Metrics(), clock=clock, sleep=fake_sleep,
+            signing_key=signing_key,
+        )
         await sink.start(tick_s=0)
         try:
             await scenario(sink, endpoint, clock)
@@ -337,6 +342,30 @@ def test_storm_page_resolves_when_all_its_alerts_are_released():
     assert resolves == ["storm:sms_pumping:sms_pumping-2"]
     storm = endpoint.bodies[2]["payload"]["custom_details"]
     assert storm["count"] == 2
+
+
+def test_with_a_signing_key_only_signed_commands_resolve():
+    key = "shared-secret"
+    outcomes = []
+    release = {"command_id": "r1", "action": "release", "scope": {"account_id": "acc-1"},
+               "alert_id": "sms_pumping-1", "reason": "ok", "expires_at": 1, "ts": 1}
+
+    async def scenario(sink, endpoint, clock):
+        sink.submit_alert(alert(1))
+        await sink.drain()
+        outcomes.append(sink.submit_command(release))  # unsigned
+        forged = dict(sign_command(release, "attacker-key"))
+        outcomes.append(sink.submit_command(forged))
+        tampered = dict(sign_command(release, key), alert_id="sms_pumping-2")
+        outcomes.append(sink.submit_command(tampered))
+        await sink.drain()
+        assert len(endpoint.bodies) == 1  # nothing resolved yet
+        outcomes.append(sink.submit_command(sign_command(release, key)))
+        await sink.drain()
+
+    endpoint, _ = run(scenario, format="pagerduty", signing_key=key)
+    assert outcomes == ["rejected_command"] * 3 + ["resolved"]
+    assert [b["event_action"] for b in endpoint.bodies] == ["trigger", "resolve"]
 
 
 @pytest.mark.parametrize(

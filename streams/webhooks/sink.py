@@ -43,6 +43,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from detector.config import WebhookConfig
+from detector.signing import verify_command
 from streams.metrics import METRICS, Metrics
 from streams.webhooks.formats import FORMATS, SEVERITY_RANK, Page, render
 
@@ -86,6 +87,7 @@ class WebhookSink:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
+        signing_key: str = "",
     ) -> None:
         if config.format not in FORMATS:
             raise ValueError(f"webhook.format must be one of {FORMATS}, got {config.format!r}")
@@ -96,6 +98,9 @@ class WebhookSink:
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
+        # With a key, only commands signed by the detector may resolve pages: whoever can
+        # write to the throttle topic must not be able to silence on-call.
+        self.signing_key = signing_key
         self.queue: asyncio.Queue[Page] = asyncio.Queue(maxsize=max(1, config.queue_size))
         self.seen: BoundedLru = BoundedLru(config.dedup_size)  # alert_id -> dedup key
         self.open_pages: BoundedLru = BoundedLru(config.dedup_size)  # dedup key -> Page
@@ -181,8 +186,12 @@ class WebhookSink:
     def submit_command(self, command: Mapping[str, Any]) -> str:
         """Take one throttle command: remember which scope an alert throttled, resolve on release.
 
-        Returns ``resolved`` when a resolve was queued, ``noted`` for limit/block, ``ignored``.
+        Returns ``resolved`` when a resolve was queued, ``noted`` for limit/block,
+        ``rejected_command`` (bad or missing signature while a signing key is set), else
+        ``ignored``.
         """
+        if self.signing_key and not verify_command(command, self.signing_key):
+            return self._count("rejected_command")
         action = command.get("action")
         alert_id = command.get("alert_id")
         scope = _scope_key(command.get("scope"))
