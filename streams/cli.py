@@ -15,6 +15,9 @@ from collections.abc import Sequence
 # Order is the order `smsguard --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands.report",
+    "streams.commands.enforcer",
+    "streams.commands.check",
+    "streams.commands.bench_admission",
 )
 
 

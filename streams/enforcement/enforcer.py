@@ -1,0 +1,217 @@
+"""The enforcer: ``sms.throttle`` from Kafka, authenticated, into the Redis throttle store.
+
+Delivery guarantee: a record's offset is committed only after Redis accepted
+it (or it was rejected as untrustworthy, which no retry can fix). While Redis
+is down the enforcer retries the same record with capped exponential backoff
+and commits nothing, so after Redis returns (or after the enforcer restarts)
+it continues from the first record Redis never saw. Redelivery is harmless:
+``apply.lua`` applies each command id once.
+
+:class:`Enforcer` holds the per-record logic with no Kafka in it (tests drive
+it directly); :func:`run_enforcer` is the thin aiokafka loop around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import redis
+
+from streams.enforcement.intake import CommandRejected, authenticate
+from streams.enforcement.store import ThrottleStore
+
+log = logging.getLogger("smsguard.enforcer")
+
+
+class EnforcerStopped(Exception):
+    """Raised when a stop was requested while a record still waited for Redis."""
+
+
+def backoff_delays(first_s: float = 0.05, cap_s: float = 5.0) -> Iterator[float]:
+    """Capped exponential delays: 0.05, 0.1, 0.2, ... up to ``cap_s`` forever.
+
+    >>> from itertools import islice
+    >>> list(islice(backoff_delays(0.1, 0.5), 5))
+    [0.1, 0.2, 0.4, 0.5, 0.5]
+    """
+    delay = first_s
+    while True:
+        yield min(delay, cap_s)
+        delay = min(delay * 2, cap_s)
+
+
+class Enforcer:
+    """Authenticates one throttle record and applies it through a :class:`ThrottleStore`.
+
+    Parameters
+    ----------
+    store
+        Where commands are materialised.
+    signing_key
+        The shared HMAC key (``config.signing.key``).
+    require_signature
+        ``config.signing.require``: unsigned records are rejected when true.
+    metrics
+        A ``streams.metrics.Metrics`` (``enforcer_commands`` by outcome), or None.
+    clock_ms
+        Wall clock in epoch ms, for the expiry check.
+    """
+
+    def __init__(
+        self,
+        store: ThrottleStore,
+        signing_key: str | bytes,
+        require_signature: bool = True,
+        metrics: Any = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        first_backoff_s: float = 0.05,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        if require_signature and not signing_key:
+            raise ValueError("signing.require is on but signing.key is empty")
+        self.store = store
+        self.signing_key = signing_key
+        self.require_signature = require_signature
+        self.metrics = metrics
+        self.clock_ms = clock_ms
+        self.first_backoff_s = first_backoff_s
+        self.max_backoff_s = max_backoff_s
+        # Outcome tallies of this process (also exported as metrics when given).
+        self.outcomes: Counter[str] = Counter()
+        self.redis_failures = 0
+
+    def handle(self, raw: bytes | str | Mapping[str, Any]) -> str:
+        """Authenticate and apply one record; returns the outcome label.
+
+        Outcomes: ``applied``, ``released``, ``release_noop``, ``duplicate``, ``stale``,
+        ``expired`` (from the store) or ``rejected_<reason>`` (``unsigned``,
+        ``bad_signature``, ``expired``, ``invalid``, ``unsupported_scope``, ``not_json``).
+        Raises ``redis.RedisError`` when Redis did not accept it (nothing counted then).
+        """
+        try:
+            command = authenticate(
+                raw, self.signing_key, self.clock_ms(), require_signature=self.require_signature
+            )
+        except CommandRejected as exc:
+            outcome = f"rejected_{exc.reason}"
+            log.warning("rejected throttle record: %s", exc)
+        else:
+            result = self.store.apply(command)
+            outcome = result.status
+            log.info("%s %s %s (%s)", outcome, command.action, result.scope, command.command_id)
+        self._count(outcome)
+        return outcome
+
+    def handle_until_applied(
+        self, raw: bytes | str | Mapping[str, Any], stop: threading.Event | None = None
+    ) -> str:
+        """:meth:`handle`, retried with backoff while Redis is unavailable (blocking)."""
+        for delay in backoff_delays(self.first_backoff_s, self.max_backoff_s):
+            try:
+                return self.handle(raw)
+            except redis.RedisError as exc:
+                self._redis_failed(exc, delay)
+            if stop is not None and stop.wait(delay):
+                raise EnforcerStopped("stopped while waiting for Redis")
+            if stop is None:
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # backoff_delays never ends
+
+    async def handle_until_applied_async(
+        self, raw: bytes | str | Mapping[str, Any], stop: asyncio.Event | None = None
+    ) -> str:
+        """Async :meth:`handle_until_applied`: Redis calls run in a thread, waits are awaited."""
+        for delay in backoff_delays(self.first_backoff_s, self.max_backoff_s):
+            try:
+                return await asyncio.to_thread(self.handle, raw)
+            except redis.RedisError as exc:
+                self._redis_failed(exc, delay)
+            if stop is None:
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except TimeoutError:
+                continue
+            raise EnforcerStopped("stopped while waiting for Redis")
+        raise AssertionError("unreachable")
+
+    def refresh_gauges(self) -> None:
+        """Set ``smsguard_active_throttles`` by action from the store's index."""
+        if self.metrics is None:
+            return
+        counts = Counter(t.action for t in self.store.active())
+        for action in ("limit", "block"):
+            self.metrics.active_throttles.labels(action=action).set(counts.get(action, 0))
+
+    def _redis_failed(self, exc: Exception, delay: float) -> None:
+        self.redis_failures += 1
+        log.warning("Redis did not accept the command (%s); retrying in %.2fs", exc, delay)
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        if self.metrics is not None:
+            self.metrics.enforcer_commands.labels(outcome=outcome).inc()
+
+
+async def run_enforcer(
+    enforcer: Enforcer,
+    bootstrap: str,
+    topic: str,
+    group_id: str,
+    stop: asyncio.Event | None = None,
+    max_records: int = 500,
+    gauge_interval_s: float = 5.0,
+) -> None:
+    """Consume ``topic`` in ``group_id`` and apply every record, until ``stop`` is set.
+
+    Offsets are committed manually, after the records up to them were handled.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.errors import CommitFailedError, KafkaError
+
+    stop = stop or asyncio.Event()
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        # A new group starts from the oldest record: commands still in force get applied,
+        # expired ones are rejected as such.
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    log.info("enforcer consuming %s as group %s from %s", topic, group_id, bootstrap)
+    next_gauges = 0.0
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
+            done: dict[TopicPartition, int] = {}
+            try:
+                for tp, records in batches.items():
+                    for record in records:
+                        await enforcer.handle_until_applied_async(record.value, stop)
+                        done[tp] = record.offset + 1
+            except EnforcerStopped:
+                pass
+            finally:
+                if done:
+                    try:
+                        await consumer.commit(done)
+                    except (CommitFailedError, KafkaError) as exc:
+                        # A rebalance took the partition: its new owner re-applies from the
+                        # last commit, which the applied-once markers make harmless.
+                        log.warning("offset commit failed (%s); records will be redelivered", exc)
+            if time.monotonic() >= next_gauges:
+                next_gauges = time.monotonic() + gauge_interval_s
+                with contextlib.suppress(redis.RedisError):
+                    await asyncio.to_thread(enforcer.refresh_gauges)
+    finally:
+        await consumer.stop()
