@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands.enforcer",
     "streams.commands.check",
     "streams.commands.bench_admission",
+    "streams.commands.notify",
 )
 
 
