@@ -1,0 +1,104 @@
+"""What one window step of one entity holds, and the features read off it.
+
+A step's aggregate is a flat list of floats indexed by the constants below, so
+windows can sum steps with plain list arithmetic. Features that need history
+(is this destination new to the account? is this number next to one sent a
+moment ago?) are decided when the step *closes*, from the whole step at once,
+so the order of records inside the lateness allowance cannot change them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from detector.records import FAILED_STATUSES, DlrEvent, SendEvent, VerifyEvent
+
+# Aggregate vector layout.
+SENDS, SEGMENTS, MONEY, OTP, PREMIUM, URL, DUP_BODY, NEW_DEST, NEW_COUNTRY = range(9)
+SEQUENTIAL, NEW_KEY, NEW_IP, DLRS, DELIVERED, FAILED, VERIFIED, VERIFY_ALL = range(9, 17)
+WIDTH = 17
+
+# How close two numbers must be to count as "sequential" (one block of a range).
+SEQUENTIAL_DISTANCE = 10
+# A price at or above this (USD per segment) is a high-cost destination.
+HIGH_PRICE_USD = 0.15
+
+
+@dataclass(slots=True)
+class StepBuffer:
+    """One open step of one scope: counters plus what the close-time features need."""
+
+    values: list[float] = field(default_factory=lambda: [0.0] * WIDTH)
+    destinations: dict[str, int] = field(default_factory=dict)
+    fingerprints: dict[int, int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    ips: dict[str, int] = field(default_factory=dict)
+    countries: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, int] = field(default_factory=dict)
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+    def add_send(self, ev: SendEvent, track_origin: bool) -> None:
+        v = self.values
+        v[SENDS] += 1
+        v[SEGMENTS] += ev.segments
+        v[MONEY] += ev.price
+        if ev.category == "otp":
+            v[OTP] += 1
+        if ev.number_type == "premium" or ev.price >= HIGH_PRICE_USD * ev.segments:
+            v[PREMIUM] += 1
+        if ev.has_url:
+            v[URL] += 1
+        _bump(self.destinations, ev.destination)
+        _bump(self.accounts, ev.account_id)
+        if ev.body_fingerprint:
+            _bump(self.fingerprints, ev.body_fingerprint)
+        if track_origin:
+            _bump(self.countries, ev.country)
+            if ev.api_key_id:
+                _bump(self.keys, ev.api_key_id)
+            if ev.source_ip:
+                _bump(self.ips, ev.source_ip)
+
+    def add_dlr(self, ev: DlrEvent) -> None:
+        v = self.values
+        v[DLRS] += 1
+        if ev.status == "delivered":
+            v[DELIVERED] += 1
+        elif ev.status in FAILED_STATUSES:
+            v[FAILED] += 1
+            _bump(self.error_codes, ev.error_code or ev.status)
+
+    def add_verify(self, ev: VerifyEvent) -> None:
+        self.values[VERIFY_ALL] += 1
+        if ev.verified:
+            self.values[VERIFIED] += 1
+
+
+def _bump(counts: dict, key: object) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def sequential_count(current: dict[str, int], recent: list[int]) -> int:
+    """Sends of this step whose number sits within a few digits of another recent number.
+
+    ``recent`` is sorted and holds the numbers of the last minute, this step's included.
+
+    >>> nums = sorted([4477001000, 4477001001, 4477001003, 4477005999])
+    >>> sequential_count({"+4477001000": 1, "+4477001001": 1, "+4477005999": 2}, nums)
+    2
+    """
+    hits = 0
+    for destination, count in current.items():
+        n = int(destination[1:])
+        i = bisect.bisect_left(recent, n - SEQUENTIAL_DISTANCE)
+        j = bisect.bisect_right(recent, n + SEQUENTIAL_DISTANCE)
+        # Itself is in the list once (or more, if repeated): neighbours are the others.
+        same = bisect.bisect_right(recent, n) - bisect.bisect_left(recent, n)
+        if j - i - same > 0:
+            hits += count
+    return hits
+
+
+def share(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
