@@ -40,3 +40,26 @@ def redis_url(redis_process: RedisServer) -> str:
     redis_process.start()
     redis_process.flush()
     return redis_process.url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap address of a real Kafka 4.x broker on loopback.
+
+    ``KAFKA_BOOTSTRAP`` from the environment when set (a broker already running);
+    otherwise the local broker from ``ops/kafka/local-kafka.sh`` on free ports in a
+    temporary directory, stopped at the end of the session.
+    """
+    import os
+
+    from kafka_broker import LocalKafka
+
+    given = os.environ.get("KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    broker = LocalKafka()
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
