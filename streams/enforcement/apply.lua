@@ -3,10 +3,13 @@
 -- KEYS[1] <key_prefix>:throttle:<scope>   the scope's command (hash, see admission.lua)
 -- KEYS[2] <key_prefix>:applied:<command_id> idempotency marker
 -- KEYS[3] <key_prefix>:throttles           index: sorted set scope -> expires_at
+-- KEYS[4] <key_prefix>:store               sentinel: when this store was (re)started
 -- ARGV    command_id, action, rate_per_s, expires_at, ts, reason, alert_id,
 --         marker_retention_ms, scope
--- Reply   { status, detail }; status is one of
+-- Reply   { status, detail, store_was_empty (1|0) }; status is one of
 --         applied | released | release_noop | duplicate | stale | expired
+--         store_was_empty = 1 when the sentinel was missing: Redis lost its data
+--         (or is new), so the enforcer re-reads the topic from the start.
 --
 -- The marker is set NX in the same script as the change, so a redelivered
 -- command id does nothing, whatever happened in between.
@@ -21,33 +24,35 @@ local scope = ARGV[9]
 
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local empty = 0
+if redis.call('SET', KEYS[4], string.format('%.0f', now_ms), 'NX') then empty = 1 end
 
 -- Keep the marker past the command's own life, so a late redelivery is still a duplicate.
 local marker_until = math.max(expires_at, now_ms) + retention
 local fresh = redis.call('SET', KEYS[2], action .. ' ' .. scope, 'NX', 'PXAT',
   string.format('%.0f', marker_until))
 if not fresh then
-  return { 'duplicate', redis.call('GET', KEYS[2]) or '' }
+  return { 'duplicate', redis.call('GET', KEYS[2]) or '', empty }
 end
 
 -- Commands of one scope are ordered by event time: an older one never
 -- overrides (or releases) a newer one, e.g. a replayed release of an old episode.
 local current = redis.call('HMGET', KEYS[1], 'ts', 'command_id', 'action', 'tokens', 'bucket_us')
 if current[1] and tonumber(current[1]) > ts then
-  return { 'stale', current[2] or '' }
+  return { 'stale', current[2] or '', empty }
 end
 
 if action == 'release' then
   local removed = redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[3], scope)
   if removed == 1 then
-    return { 'released', current[2] or '' }
+    return { 'released', current[2] or '', empty }
   end
-  return { 'release_noop', '' }
+  return { 'release_noop', '', empty }
 end
 
 if expires_at <= now_ms then
-  return { 'expired', '' }
+  return { 'expired', '', empty }
 end
 
 redis.call('DEL', KEYS[1])
@@ -66,4 +71,4 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', expires_at))
 redis.call('ZADD', KEYS[3], string.format('%.0f', expires_at), scope)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now_ms))
-return { 'applied', current[2] or '' }
+return { 'applied', current[2] or '', empty }

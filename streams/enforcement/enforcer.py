@@ -86,6 +86,9 @@ class Enforcer:
         # Outcome tallies of this process (also exported as metrics when given).
         self.outcomes: Counter[str] = Counter()
         self.redis_failures = 0
+        # Set when Redis turned out to have lost its data: the Kafka loop then
+        # re-reads the topic from the start (see ThrottleStore.claim_epoch).
+        self.rebuild_requested = False
 
     def handle(self, raw: bytes | str | Mapping[str, Any]) -> str:
         """Authenticate and apply one record; returns the outcome label.
@@ -105,6 +108,8 @@ class Enforcer:
         else:
             result = self.store.apply(command)
             outcome = result.status
+            if result.store_was_empty:
+                self.rebuild_requested = True
             log.info("%s %s %s (%s)", outcome, command.action, result.scope, command.command_id)
         self._count(outcome)
         return outcome
@@ -143,6 +148,16 @@ class Enforcer:
             raise EnforcerStopped("stopped while waiting for Redis")
         raise AssertionError("unreachable")
 
+    def check_store(self) -> bool:
+        """Ask Redis whether it lost the store (restart without persistence, flush).
+
+        Returns True (and sets :attr:`rebuild_requested`) when it did.
+        """
+        if self.store.claim_epoch():
+            log.warning("Redis has no throttle store (new or lost its data): rebuilding")
+            self.rebuild_requested = True
+        return self.rebuild_requested
+
     def refresh_gauges(self) -> None:
         """Set ``smsguard_active_throttles`` by action from the store's index."""
         if self.metrics is None:
@@ -168,11 +183,13 @@ async def run_enforcer(
     group_id: str,
     stop: asyncio.Event | None = None,
     max_records: int = 500,
-    gauge_interval_s: float = 5.0,
+    check_interval_s: float = 5.0,
 ) -> None:
     """Consume ``topic`` in ``group_id`` and apply every record, until ``stop`` is set.
 
     Offsets are committed manually, after the records up to them were handled.
+    Every ``check_interval_s`` it checks that Redis still holds the store (and
+    refreshes the active-throttle gauges); if Redis lost it, it re-reads the topic.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import CommitFailedError, KafkaError
@@ -189,9 +206,21 @@ async def run_enforcer(
     )
     await consumer.start()
     log.info("enforcer consuming %s as group %s from %s", topic, group_id, bootstrap)
-    next_gauges = 0.0
+    next_check = 0.0
     try:
         while not stop.is_set():
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + check_interval_s
+                with contextlib.suppress(redis.RedisError):
+                    await asyncio.to_thread(enforcer.check_store)
+                    await asyncio.to_thread(enforcer.refresh_gauges)
+            if enforcer.rebuild_requested and consumer.assignment():
+                # Redis lost every command applied so far: read the topic again from the
+                # start (the markers went too, so nothing is skipped as a duplicate; expired
+                # commands are rejected as such), and commit nothing of the old position.
+                enforcer.rebuild_requested = False
+                await consumer.seek_to_beginning(*consumer.assignment())
+                log.warning("re-reading %s from the beginning", topic)
             batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
             done: dict[TopicPartition, int] = {}
             try:
@@ -199,19 +228,21 @@ async def run_enforcer(
                     for record in records:
                         await enforcer.handle_until_applied_async(record.value, stop)
                         done[tp] = record.offset + 1
-            except EnforcerStopped:
+                        if enforcer.rebuild_requested:
+                            raise _Rebuild
+            except (EnforcerStopped, _Rebuild):
                 pass
             finally:
-                if done:
+                if done and not enforcer.rebuild_requested:
                     try:
                         await consumer.commit(done)
                     except (CommitFailedError, KafkaError) as exc:
                         # A rebalance took the partition: its new owner re-applies from the
                         # last commit, which the applied-once markers make harmless.
                         log.warning("offset commit failed (%s); records will be redelivered", exc)
-            if time.monotonic() >= next_gauges:
-                next_gauges = time.monotonic() + gauge_interval_s
-                with contextlib.suppress(redis.RedisError):
-                    await asyncio.to_thread(enforcer.refresh_gauges)
     finally:
         await consumer.stop()
+
+
+class _Rebuild(Exception):
+    """Leave the current batch: the topic is about to be re-read from the start."""

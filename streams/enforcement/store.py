@@ -57,6 +57,9 @@ class ApplyResult:
     command_id: str
     scope: str
     detail: str = ""
+    # True when Redis had no store sentinel: its data was lost (restart without
+    # persistence, flush, new instance), so earlier commands must be re-applied.
+    store_was_empty: bool = False
 
     @property
     def changed(self) -> bool:
@@ -116,6 +119,10 @@ class ThrottleStore:
     def index_key(self) -> str:
         return f"{self.key_prefix}:throttles"
 
+    @property
+    def sentinel_key(self) -> str:
+        return f"{self.key_prefix}:store"
+
     # Operations -----------------------------------------------------------------
     def apply(self, command: ThrottleCommand | Mapping[str, Any]) -> ApplyResult:
         """Apply one command atomically; raises ``redis.RedisError`` when Redis is unreachable.
@@ -126,8 +133,13 @@ class ThrottleStore:
         cmd = command if isinstance(command, ThrottleCommand) else parse_command(command)
         scope = cmd.scope_key
         # Script.__call__ uses EVALSHA and reloads the script on NOSCRIPT (e.g. after a restart).
-        status, detail = self._apply(
-            keys=[self.throttle_key(scope), self.applied_key(cmd.command_id), self.index_key],
+        status, detail, empty = self._apply(
+            keys=[
+                self.throttle_key(scope),
+                self.applied_key(cmd.command_id),
+                self.index_key,
+                self.sentinel_key,
+            ],
             args=[
                 cmd.command_id,
                 cmd.action,
@@ -141,8 +153,21 @@ class ThrottleStore:
             ],
         )
         return ApplyResult(
-            status=_text(status), command_id=cmd.command_id, scope=scope, detail=_text(detail)
+            status=_text(status),
+            command_id=cmd.command_id,
+            scope=scope,
+            detail=_text(detail),
+            store_was_empty=bool(int(empty)),
         )
+
+    def claim_epoch(self) -> bool:
+        """Set the store sentinel if missing; True means Redis had lost (or never had) it.
+
+        The enforcer calls this periodically: a True answer means every command
+        applied before is gone, and the topic must be read again from the start.
+        """
+        now_ms = int(self._redis.time()[0]) * 1000
+        return bool(self._redis.set(self.sentinel_key, now_ms, nx=True))
 
     def get(self, scope: Mapping[str, str] | str) -> dict[str, str] | None:
         """The stored hash of a scope (command fields and bucket), or None."""
