@@ -39,11 +39,29 @@ from detector.config import load_config
 
 config = load_config(os.environ.get("SMSGUARD_CONFIG"))
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP")"""),
-    new_code_cell("""if KAFKA_BOOTSTRAP:
-    from streams.topic_window import read_input_window
+    new_markdown_cell("""With `KAFKA_BOOTSTRAP` set, the window is the input topics from their
+beginning until `SMSGUARD_NOTEBOOK_KAFKA_RECORDS` records or 3 s without a new
+one (no consumer group, nothing committed: reading here never moves the worker's offsets)."""),
+    new_code_cell("""async def read_input_window(bootstrap, config, limit, idle_s=3.0):
+    from contextlib import aclosing
 
+    from streams.kafka_io import follow
+
+    kafka = config.kafka
+    topics = [kafka.topic_send, kafka.topic_dlr, kafka.topic_verify]
+    window = []
+    async with aclosing(follow(bootstrap, topics, idle_timeout_s=idle_s)) as records:
+        async for record in records:
+            window.append(record)
+            if len(window) >= limit:
+                break
+    # Partitions interleave: put the window back in event-time order (the producer sets
+    # each record's Kafka timestamp to its ts).
+    window.sort(key=lambda record: record.timestamp_ms)
+    return [{"topic": record.topic, "value": record.raw} for record in window]"""),
+    new_code_cell("""if KAFKA_BOOTSTRAP:
     limit = int(os.environ.get("SMSGUARD_NOTEBOOK_KAFKA_RECORDS", "20000"))
-    lines = read_input_window(KAFKA_BOOTSTRAP, config, max_records=limit)
+    lines = await read_input_window(KAFKA_BOOTSTRAP, config, limit)
     traffic = traffic_from_lines(lines, config)
     source = f"Kafka at {KAFKA_BOOTSTRAP}"
 else:
