@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands.check",
     "streams.commands.bench_admission",
     "streams.commands.notify",
+    "streams.commands.simulate",
 )
 
 
