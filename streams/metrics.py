@@ -21,6 +21,7 @@ is set by the streams layer, which knows both "now" and the latest event ``ts``.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter as TallyCounter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -149,6 +150,15 @@ class Metrics:
                 src, reason = topic, rest
             self.records.labels(topic=src, outcome="rejected").inc(delta)
             self.deadletters.labels(topic=src, reason=reason).inc(delta)
+
+    def observe_lag(self, topic: str, event_ts_ms: int, now_s: float | None = None) -> None:
+        """Set the event-time lag of ``topic``: ``now_s`` (default: wall clock) minus the event ts.
+
+        Call it with the newest ``ts`` seen on the topic; negative values mean events
+        stamped in the future (a producer's clock is ahead).
+        """
+        now = time.time() if now_s is None else now_s
+        self.lag.labels(topic=topic).set(now - event_ts_ms / 1000.0)
 
     def metric_names(self) -> set[str]:
         """Every sample name this registry exposes (``smsguard_records_total``, ...)."""

@@ -48,7 +48,7 @@ def test_counters_move_on_the_scraped_endpoint(served):
     key = ("smsguard_records_total", (("outcome", "accepted"), ("topic", "sms.send")))
     before = scrape(port).get(key, 0.0)
     metrics.records.labels(topic="sms.send", outcome="accepted").inc(3)
-    metrics.lag.labels(topic="sms.send").set(1.5)
+    metrics.observe_lag("sms.send", event_ts_ms=1_700_000_000_000, now_s=1_700_000_001.5)
     metrics.entities.labels(family="prefix").set(42)
     after = scrape(port)
     assert after[key] == before + 3
