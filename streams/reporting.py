@@ -136,7 +136,10 @@ def plot_incident(timeline: IncidentTimeline) -> Figure:
     ax.step(times, timeline.scope_volume, where="post", color="#2980b9", label="scope sends")
     ax.fill_between(times, timeline.attack_volume, step="post", color="#c0392b", alpha=0.35,
                     label="attack sends" if not incident.get("benign") else "surge sends")
-    ax.set_ylabel(f"sends per {timeline.bin_s} s")
+    if timeline.failed_dlrs is not None:
+        ax.step(times, timeline.failed_dlrs, where="post", color="#c0392b", linestyle="--",
+                label="failed delivery reports")
+    ax.set_ylabel(f"records per {timeline.bin_s} s")
     ax.axvspan(*_times([incident["start_ts"], incident["end_ts"]]), color="#f1c40f", alpha=0.12,
                label="labelled span")
     score_ax = ax.twinx()
@@ -160,7 +163,9 @@ def plot_incident(timeline: IncidentTimeline) -> Figure:
                    linestyle="--", linewidth=1.5, label=f"throttle ({action})" if n == 0 else None)
     handles, labels = ax.get_legend_handles_labels()
     more_h, more_l = score_ax.get_legend_handles_labels()
-    ax.legend(handles + more_h, labels + more_l, loc="upper left", fontsize="x-small", ncol=3)
+    # Below the plot, so it never hides the curves.
+    ax.legend(handles + more_h, labels + more_l, loc="upper center", fontsize="small", ncol=5,
+              bbox_to_anchor=(0.5, -0.28), frameon=False)
     kind = incident.get("kind", "?")
     benign = " (benign)" if incident.get("benign") else ""
     ax.set_title(f"{timeline.incident_id}: {kind}{benign}")
@@ -275,6 +280,7 @@ def build_report(
     from detector.analysis.incidents import incident_timeline
     from detector.analysis.timelines import findings_over_time, top_entities
     from detector.analysis.traffic import sends_per_bin
+    from detector.records import FAILED_STATUSES
 
     span = traffic.span if traffic is not None else None
     over_time = findings_over_time(findings, bin_s=bin_s, span=span)
@@ -291,10 +297,15 @@ def build_report(
          "destination": s.destination, "route": s.route, "api_key_id": s.api_key_id}
         for s in sends
     ] if labels else []
+    failed = [
+        {"ts": d.ts, "route": d.route} for d in (traffic.dlrs if traffic is not None else [])
+        if d.status in FAILED_STATUSES
+    ] if labels else []
     timelines = [
         incident_timeline(incident, findings, send_dicts, warning_score=warning,
                           critical_score=critical,
-                          outcome=(outcomes or {}).get(str(incident.get("incident_id"))))
+                          outcome=(outcomes or {}).get(str(incident.get("incident_id"))),
+                          failed_dlrs=failed)
         for incident in labels
     ]
     return ReportData(

@@ -156,3 +156,57 @@ def test_report_with_input_shows_traffic_and_never_bodies(tmp_path: Path) -> Non
     assert len([src for src in page.images if src.startswith(DATA_PNG)]) == 3
     text = html.read_text(encoding="utf-8")
     assert BODY_MARKER not in text and "bit.ly" not in text
+
+
+def test_incident_timelines_from_labels(tmp_path: Path) -> None:
+    """Each labelled incident gets a timeline: its attack volume, its alerts and throttles."""
+    from detector.analysis.findings import findings_from_lines
+    from detector.analysis.incidents import load_labels
+    from detector.analysis.traffic import load_traffic
+    from detector.config import Config
+    from detector.simulation import simulate
+    from streams.reporting import build_report, render_report
+
+    inp, lab = tmp_path / "sim.jsonl", tmp_path / "sim.labels.jsonl"
+    simulate(inp, lab, seed=5, hours=2.0, accounts=30)
+    labels = load_labels(lab)
+    traffic = load_traffic(inp)
+    lines = []
+    for n, incident in enumerate(labels):
+        if incident["benign"]:
+            continue
+        entity = incident["entities"][0]
+        lines.append(alert(n, incident["start_ts"] + 30_000, incident["kind"],
+                           (entity["type"], entity["id"]), 9.0, "warning",
+                           (incident["account_ids"] or [None])[0]))
+        lines.append(throttle(n, incident["start_ts"] + 31_000, {"account_id": "x"}, f"al-{n}"))
+    findings = findings_from_lines(lines)
+    data = build_report(findings, traffic=traffic, labels=labels, config=Config())
+
+    assert [t.incident_id for t in data.timelines] == [i["incident_id"] for i in labels]
+    send_ids = {s.message_id for s in traffic.sends}
+    for n, timeline in enumerate(data.timelines):
+        incident = labels[n]
+        own = set(incident["message_ids"]) & send_ids
+        assert sum(timeline.attack_volume) == len(own)
+        assert sum(timeline.scope_volume) >= sum(timeline.attack_volume)
+        if incident["benign"]:
+            assert f"al-{n}" not in {a["alert_id"] for a in timeline.alerts}
+        else:
+            assert f"al-{n}" in {a["alert_id"] for a in timeline.alerts}
+            assert f"cmd-{n}" in {c["command_id"] for c in timeline.throttles}
+        if any(e["type"] == "route" for e in incident["entities"]):
+            assert timeline.failed_dlrs is not None and sum(timeline.failed_dlrs) > 0
+        assert timeline.warning_score == Config().policy.warning_score
+
+    html = tmp_path / "report.html"
+    html.write_text(render_report(data), encoding="utf-8")
+    page = scan(html)
+    # input traffic, findings over time, top entities, then one per incident
+    assert len([s for s in page.images if s.startswith(DATA_PNG)]) == 3 + len(labels)
+    assert not any(b in html.read_text(encoding="utf-8") for b in bodies_of(inp))
+
+
+def bodies_of(path: Path) -> set[str]:
+    with open(path, encoding="utf-8") as fh:
+        return {b for line in fh if (b := json.loads(line)["value"].get("body"))}

@@ -96,6 +96,8 @@ class IncidentTimeline:
     warning_score: float | None = None
     critical_score: float | None = None
     outcome: dict[str, Any] = field(default_factory=dict)
+    # Failed delivery reports of the incident's routes (route incidents only).
+    failed_dlrs: list[int] | None = None
 
     @property
     def incident_id(self) -> str:
@@ -116,12 +118,15 @@ def incident_timeline(
     warning_score: float | None = None,
     critical_score: float | None = None,
     outcome: Mapping[str, Any] | None = None,
+    failed_dlrs: Iterable[Mapping[str, Any]] = (),
 ) -> IncidentTimeline:
     """Bin the incident's scope and attack volume and collect its alerts and throttles.
 
     ``context_ms`` of normal traffic either side frames the incident.
     ``sends`` are send records (dicts with ts, message_id, account_id,
-    destination, route, api_key_id; bodies are not read).
+    destination, route, api_key_id; bodies are not read). ``failed_dlrs``
+    (dicts with ts and route) give route incidents, which have no attack
+    messages of their own, a series of what went wrong.
     """
     start = int(incident["start_ts"]) - context_ms
     end = int(incident["end_ts"]) + context_ms
@@ -139,6 +144,12 @@ def incident_timeline(
             scope_ts.append(ts)
         elif send_in_scope(send, incident):
             scope_ts.append(ts)
+    routes = {str(e.get("id")) for e in incident.get("entities") or [] if e.get("type") == "route"}
+    failures = None
+    if routes:
+        failures = count_per_bin(
+            (d["ts"] for d in failed_dlrs if d.get("route") in routes), bins, width
+        )
     alerts = [a for a in findings.alerts if alert_matches(a, incident)]
     alert_ids = {str(a.get("alert_id")) for a in alerts}
     throttles = [c for c in findings.throttles if throttle_matches(c, incident, alert_ids)]
@@ -153,4 +164,5 @@ def incident_timeline(
         warning_score=warning_score,
         critical_score=critical_score,
         outcome=dict(outcome or {}),
+        failed_dlrs=failures,
     )
