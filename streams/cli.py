@@ -14,12 +14,17 @@ from collections.abc import Sequence
 
 # Order is the order `smsguard --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "streams.commands.replay",
     "streams.commands.report",
     "streams.commands.enforcer",
     "streams.commands.check",
     "streams.commands.bench_admission",
     "streams.commands.notify",
     "streams.commands.simulate",
+    "streams.commands.evaluate",
+    "streams.commands.worker",
+    "streams.commands.produce",
+    "streams.commands.tail",
 )
 
 

@@ -1,0 +1,33 @@
+"""Which alerts name which incident.
+
+An alert names an incident when its entity is one the incident's label lists
+(a prefix alert also counts when it lies inside the attacked range) or its
+``account_id`` is one of the incident's accounts, and its ts falls in
+``[start_ts, end_ts + grace]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+DETECTION_GRACE_MS = 10 * 60 * 1000
+
+
+def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRACE_MS) -> bool:
+    ts = alert.get("ts")
+    if not isinstance(ts, int) or not label["start_ts"] <= ts <= label["end_ts"] + grace_ms:
+        return False
+    account = alert.get("account_id")
+    if account is not None and account in label["account_ids"]:
+        return True
+    entity = alert.get("entity") or {}
+    etype, eid = entity.get("type"), entity.get("id")
+    if etype is None or eid is None:
+        return False
+    if etype == "account" and eid in label["account_ids"]:
+        return True
+    listed = [e["id"] for e in label["entities"] if e["type"] == etype]
+    if eid in listed:
+        return True
+    # A deeper prefix inside the attacked range names it too (a sibling range does not).
+    return etype == "prefix" and bool(listed) and eid.startswith(max(listed, key=len))
