@@ -386,3 +386,82 @@ def test_full_queue_drops_oldest_or_rejects_new(overflow, expected, refused):
     endpoint, _ = run(scenario, metrics=metrics, queue_size=2, overflow=overflow)
     assert [b["alert_id"] for b in endpoint.bodies] == [f"k{n}-{n}" for n in expected]
     assert deliveries(metrics, "generic", "dropped") == 2
+
+
+async def wait_for(predicate: Callable[[], bool], what: str, limit_s: float = 60.0) -> None:
+    """Bounded wait for something the other side does (not a timing assertion)."""
+    for _ in range(int(limit_s / 0.1)):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.mark.kafka
+def test_notify_pages_from_kafka_and_resolves_on_signed_release(kafka_bootstrap):
+    """``smsguard notify``'s loop: alerts and throttle commands from a real broker."""
+    import json
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    from detector.config import Config
+    from streams.commands.notify import consume
+    from streams.kafka_io import ensure_topics
+
+    key = "notify-test-key"
+    run_id = uuid.uuid4().hex[:8]
+    config = Config()
+    config.kafka.bootstrap = kafka_bootstrap
+    config.kafka.topic_alerts = f"alerts-{run_id}"
+    config.kafka.topic_throttle = f"throttle-{run_id}"
+    config.webhook.group = f"notify-{run_id}"
+    paged = alert(1)
+    block = sign_command(
+        {"command_id": "c-block", "ts": 1, "action": "block", "scope": {"account_id": "acc-1"},
+         "expires_at": 2, "reason": "pumping", "alert_id": paged["alert_id"]}, key)
+    forged_release = {"command_id": "c-forged", "ts": 2, "action": "release",
+                      "scope": {"account_id": "acc-1"}, "expires_at": 3, "reason": "forged"}
+    release = sign_command(
+        {"command_id": "c-release", "ts": 3, "action": "release",
+         "scope": {"account_id": "acc-1"}, "expires_at": 4, "reason": "quiet again"}, key)
+
+    async def send(topic: str, values: list[Any]) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for value in values:
+                raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+                await producer.send_and_wait(topic, raw, key=b"acc-1")
+        finally:
+            await producer.stop()
+
+    async def scenario(sink, endpoint, clock):
+        await ensure_topics(kafka_bootstrap, {config.kafka.topic_alerts: 2,
+                                              config.kafka.topic_throttle: 2})
+        stop = asyncio.Event()
+        loop = asyncio.create_task(consume(sink, config, stop, offset_reset="earliest"))
+        try:
+            # The same finding twice (a redelivery) and a record that is not JSON.
+            await send(config.kafka.topic_alerts, [paged, b"\xff not json", paged])
+            await send(config.kafka.topic_throttle, [block, forged_release])
+            await wait_for(lambda: len(endpoint.accepted) >= 1, "the page")
+            await wait_for(lambda: deliveries(metrics, "pagerduty", "duplicate") == 1,
+                           "the redelivered alert")
+            await wait_for(lambda: deliveries(metrics, "pagerduty", "rejected_command") == 1,
+                           "the forged release")
+            await sink.drain()
+            assert len(endpoint.bodies) == 1  # the forged release resolved nothing
+            await send(config.kafka.topic_throttle, [release])
+            await wait_for(lambda: len(endpoint.accepted) >= 2, "the resolve")
+        finally:
+            stop.set()
+            await loop
+        await sink.drain()
+
+    metrics = Metrics()
+    endpoint, _ = run(scenario, metrics=metrics, format="pagerduty", routing_key="RK",
+                      signing_key=key)
+    assert [(b["event_action"], b["dedup_key"]) for b in endpoint.bodies] == [
+        ("trigger", paged["alert_id"]), ("resolve", paged["alert_id"]),
+    ]
