@@ -183,3 +183,16 @@ def test_bad_requests_are_refused_by_the_client(client):
         client.check("A", "004915112345678")
     with pytest.raises(ValueError):
         client.check("", "+4915112345678")
+
+
+def test_every_prefix_depth_in_use_is_probed_deepest_first(store, client, redis_url):
+    apply(store, "d2", "limit", {"prefix": "+44"}, rate_per_s=1000.0)
+    apply(store, "d6", "block", {"account_id": "A", "prefix": "+447700"})
+    apply(store, "d11", "block", {"prefix": "+447700900123"})  # one full number
+    assert client.check("A", "+447700900999").scope == "account_id=A|prefix=+447700"
+    assert client.check("B", "+447700900123").scope == "prefix=+447700900123"
+    assert client.check("B", "+447700900999").reason == "within_limit"
+    assert client.check("B", "+447700900999").scope == "prefix=+44"
+    raw = redis.Redis.from_url(redis_url)
+    assert sorted(int(d) for d in raw.zrange("smsguard:prefix_depths", 0, -1)) == [2, 6, 12]
+    raw.close()

@@ -15,6 +15,8 @@
 -- plus the token bucket of a limit, kept here beside the command:
 --   tokens (float), bucket_us (Redis server time of the last refill, microseconds).
 -- The key itself expires at expires_at (PEXPIREAT), so the bucket goes with it.
+-- <key_prefix>:prefix_depths (sorted set: digit count -> latest expires_at) says
+-- which prefix lengths active commands use.
 
 if redis.replicate_commands then
   -- Redis < 5 needs this before writing after TIME; later versions ignore it.
@@ -33,8 +35,17 @@ end
 
 local escapes = { ['%'] = '%25', ['|'] = '%7C', ['='] = '%3D' }
 local function esc(value)
+  if not string.find(value, '[%%|=]') then return value end
   return (string.gsub(value, '[%%|=]', escapes))
 end
+
+-- Prefix depths (digit counts) some active command uses, deepest first. The
+-- store keeps this index (a superset: entries leave when their last command
+-- expires), so probing only these depths finds exactly what probing every
+-- length of the destination would, with a third of the keys.
+local depths = redis.call('ZRANGE', key_prefix .. ':prefix_depths', 0, -1)
+for i = 1, #depths do depths[i] = tonumber(depths[i]) end
+table.sort(depths, function(x, y) return x > y end)
 
 -- Candidate scopes, most specific first (the first block found decides).
 local scopes = {}
@@ -42,10 +53,13 @@ local account_part = nil
 if account ~= '' then
   account_part = 'account_id=' .. esc(account)
 end
-for n = #destination, 2, -1 do
-  local p = 'prefix=' .. string.sub(destination, 1, n)
-  if account_part then scopes[#scopes + 1] = account_part .. '|' .. p end
-  scopes[#scopes + 1] = p
+for i = 1, #depths do
+  local n = depths[i] + 1  -- '+' and the digits
+  if n >= 2 and n <= #destination then
+    local p = 'prefix=' .. string.sub(destination, 1, n)
+    if account_part then scopes[#scopes + 1] = account_part .. '|' .. p end
+    scopes[#scopes + 1] = p
+  end
 end
 if api_key ~= '' then
   local k = 'api_key_id=' .. esc(api_key)
@@ -64,7 +78,7 @@ local keys = {}
 for i = 1, #scopes do keys[i] = base .. scopes[i] end
 
 -- The common case (nothing throttled) costs one EXISTS over all candidates.
-if redis.call('EXISTS', unpack(keys)) == 0 then
+if #keys == 0 or redis.call('EXISTS', unpack(keys)) == 0 then
   return { 1, 0, 'no_throttle', '' }
 end
 

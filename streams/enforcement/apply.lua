@@ -4,8 +4,9 @@
 -- KEYS[2] <key_prefix>:applied:<command_id> idempotency marker
 -- KEYS[3] <key_prefix>:throttles           index: sorted set scope -> expires_at
 -- KEYS[4] <key_prefix>:store               sentinel: when this store was (re)started
+-- KEYS[5] <key_prefix>:prefix_depths       index: prefix digit count -> latest expires_at
 -- ARGV    command_id, action, rate_per_s, expires_at, ts, reason, alert_id,
---         marker_retention_ms, scope
+--         marker_retention_ms, scope, prefix_digits ('' when the scope has no prefix)
 -- Reply   { status, detail, store_was_empty (1|0) }; status is one of
 --         applied | released | release_noop | duplicate | stale | expired
 --         store_was_empty = 1 when the sentinel was missing: Redis lost its data
@@ -71,4 +72,9 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', expires_at))
 redis.call('ZADD', KEYS[3], string.format('%.0f', expires_at), scope)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now_ms))
+if ARGV[10] ~= '' then
+  -- GT keeps the latest expiry of the depth; a depth leaves once nothing uses it.
+  redis.call('ZADD', KEYS[5], 'GT', string.format('%.0f', expires_at), ARGV[10])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', string.format('%.0f', now_ms))
 return { 'applied', current[2] or '', empty }

@@ -123,6 +123,10 @@ class ThrottleStore:
     def sentinel_key(self) -> str:
         return f"{self.key_prefix}:store"
 
+    @property
+    def depths_key(self) -> str:
+        return f"{self.key_prefix}:prefix_depths"
+
     # Operations -----------------------------------------------------------------
     def apply(self, command: ThrottleCommand | Mapping[str, Any]) -> ApplyResult:
         """Apply one command atomically; raises ``redis.RedisError`` when Redis is unreachable.
@@ -139,6 +143,7 @@ class ThrottleStore:
                 self.applied_key(cmd.command_id),
                 self.index_key,
                 self.sentinel_key,
+                self.depths_key,
             ],
             args=[
                 cmd.command_id,
@@ -150,6 +155,7 @@ class ThrottleStore:
                 cmd.alert_id,
                 self.marker_retention_ms,
                 scope,
+                str(len(cmd.scope["prefix"]) - 1) if "prefix" in cmd.scope else "",
             ],
         )
         return ApplyResult(
