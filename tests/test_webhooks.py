@@ -213,6 +213,22 @@ def test_storm_of_one_kind_becomes_one_page():
     assert deliveries(metrics, "generic", "grouped") == 7
 
 
+def test_a_huge_storm_lists_the_first_alerts_and_counts_them_all():
+    async def scenario(sink, endpoint, clock):
+        for n in range(250):
+            sink.submit_alert(alert(n))
+        sink.flush_storms(force=True)
+        await sink.drain()
+
+    endpoint, _ = run(scenario, format="pagerduty", storm_threshold=1, storm_window_s=60.0)
+    trigger, storm = endpoint.bodies
+    assert trigger["dedup_key"] == "sms_pumping-0"
+    details = storm["payload"]["custom_details"]
+    assert details["count"] == 249 and len(details["alert_ids"]) == 249
+    assert 0 < len(details["alerts"]) < 249  # listed in full up to a bound, the rest by id
+    assert "249 sms_pumping alerts" in storm["payload"]["summary"]
+
+
 def test_alerts_spread_over_more_than_a_window_are_not_a_storm():
     async def scenario(sink, endpoint, clock):
         for n in range(8):

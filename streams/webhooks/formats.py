@@ -26,6 +26,8 @@ PAGERDUTY_SEVERITY = {"critical": "critical", "warning": "warning", "info": "inf
 EVIDENCE_LINES = 3  # Slack: enough to decide, short enough for a phone screen
 STORM_LINES = 20  # Slack: alerts listed in a storm page before "and N more"
 SUMMARY_MAX = 1024  # PagerDuty rejects longer summaries
+# Full alerts kept in one storm page (all ids are kept): PagerDuty takes at most 512 kB.
+STORM_LIST_MAX = 100
 
 
 @dataclass
@@ -44,8 +46,13 @@ class Page:
             self.alert_ids = [str(a.get("alert_id", "")) for a in self.alerts]
 
     @property
+    def count(self) -> int:
+        """Alerts the page stands for (a storm lists at most STORM_LIST_MAX of them in full)."""
+        return len(self.alert_ids)
+
+    @property
     def is_storm(self) -> bool:
-        return not self.resolve and len(self.alerts) > 1
+        return not self.resolve and (self.count > 1 or not self.alerts)
 
     @property
     def severity(self) -> str:
@@ -67,7 +74,7 @@ def entity_text(alert: dict[str, Any]) -> str:
 def summary(page: Page) -> str:
     """One line naming what happened, for titles and PagerDuty summaries."""
     if page.is_storm:
-        text = f"Alert storm: {len(page.alerts)} {page.kind} alerts ({page.severity})"
+        text = f"Alert storm: {page.count} {page.kind} alerts ({page.severity})"
     elif page.alerts:
         alert = page.alerts[0]
         text = (
@@ -109,7 +116,8 @@ def _generic(page: Page) -> dict:
             "dedup_key": page.dedup_key,
             "kind": page.kind,
             "severity": page.severity,
-            "count": len(page.alerts),
+            "count": page.count,
+            "alert_ids": page.alert_ids,
             "alerts": page.alerts,
         }
     return dict(page.alerts[0])
@@ -130,8 +138,8 @@ def _slack(page: Page) -> dict:
                 f"score {_num(alert.get('score'))} action {alert.get('action', 'none')} "
                 f"`{alert.get('alert_id', '')}`"
             )
-        if len(page.alerts) > STORM_LINES:
-            lines.append(f"… and {len(page.alerts) - STORM_LINES} more")
+        if page.count > STORM_LINES:
+            lines.append(f"… and {page.count - min(STORM_LINES, len(page.alerts))} more")
         return {"text": "\n".join(lines)}
     alert = page.alerts[0]
     icon = ":rotating_light:" if page.severity == "critical" else ":warning:"
@@ -150,7 +158,7 @@ def _pagerduty(page: Page, routing_key: str, source: str) -> dict:
         body["event_action"] = "resolve"
         return body
     body["event_action"] = "trigger"
-    first = page.alerts[0]
+    first = page.alerts[0] if page.alerts else {}
     payload: dict[str, Any] = {
         "summary": summary(page),
         "source": source,
@@ -163,7 +171,8 @@ def _pagerduty(page: Page, routing_key: str, source: str) -> dict:
         payload["timestamp"] = _iso(first["ts"])
     if page.is_storm:
         payload["custom_details"] = {
-            "count": len(page.alerts),
+            "count": page.count,
+            "alert_ids": page.alert_ids,
             "alerts": [
                 {
                     "alert_id": a.get("alert_id"),

@@ -45,7 +45,7 @@ from typing import Any
 from detector.config import WebhookConfig
 from detector.signing import verify_command
 from streams.metrics import METRICS, Metrics
-from streams.webhooks.formats import FORMATS, SEVERITY_RANK, Page, render
+from streams.webhooks.formats import FORMATS, SEVERITY_RANK, STORM_LIST_MAX, Page, render
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class Storm:
     """Alerts of one kind collected since ``started`` (clock seconds)."""
 
     started: float
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # the first STORM_LIST_MAX
+    ids: list[str] = field(default_factory=list)  # every alert id of the storm
 
 
 class BoundedLru(OrderedDict):
@@ -162,7 +163,8 @@ class WebhookSink:
             return self._count("duplicate")
         self.flush_storms()
         now = self.clock()
-        recent = self.recent.setdefault(kind, deque())
+        # The newest threshold+1 times are all it takes to tell "more than threshold".
+        recent = self.recent.setdefault(kind, deque(maxlen=self.config.storm_threshold + 1))
         while recent and recent[0] <= now - self.config.storm_window_s:
             recent.popleft()
         recent.append(now)
@@ -170,7 +172,9 @@ class WebhookSink:
         if storm is None and len(recent) > self.config.storm_threshold:
             storm = self.storms[kind] = Storm(started=now)
         if storm is not None:
-            storm.alerts.append(alert)
+            if len(storm.alerts) < STORM_LIST_MAX:
+                storm.alerts.append(alert)
+            storm.ids.append(alert_id)
             self.seen[alert_id] = ""  # its page's dedup key is known when the storm closes
             return self._count("grouped")
         page = Page(dedup_key=alert_id, kind=kind, alerts=[alert])
@@ -216,10 +220,12 @@ class WebhookSink:
             if not force and now < storm.started + self.config.storm_window_s:
                 continue
             del self.storms[kind]
-            if not storm.alerts:
+            if not storm.ids:
                 continue
-            first = str(storm.alerts[0].get("alert_id", ""))
-            page = Page(dedup_key=f"storm:{kind}:{first}", kind=kind, alerts=storm.alerts)
+            page = Page(
+                dedup_key=f"storm:{kind}:{storm.ids[0]}", kind=kind, alerts=storm.alerts,
+                alert_ids=storm.ids,
+            )
             if self._enqueue(page) == "queued":
                 for aid in page.alert_ids:
                     self.seen[aid] = page.dedup_key
@@ -246,9 +252,9 @@ class WebhookSink:
     def _release(self, alert_id: str, reason: str) -> bool:
         # Still waiting in a storm: it is no longer actionable, so leave it out of the page.
         for storm in self.storms.values():
-            kept = [a for a in storm.alerts if str(a.get("alert_id", "")) != alert_id]
-            if len(kept) != len(storm.alerts):
-                storm.alerts = kept
+            if alert_id in storm.ids:
+                storm.ids.remove(alert_id)
+                storm.alerts = [a for a in storm.alerts if str(a.get("alert_id", "")) != alert_id]
                 self.seen.pop(alert_id, None)
                 return False
         key = self.seen.get(alert_id)
