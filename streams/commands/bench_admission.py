@@ -62,8 +62,13 @@ def run(args: argparse.Namespace) -> int:
     client = AdmissionClient(args.redis, key_prefix=args.key_prefix, timeout_ms=2000)
     try:
         client.check_many(requests)  # warm the country cache and load the script
+        before = _server_stats(args.redis)
+        pipelined = _measure(client, requests, args.pipeline, args.seconds)
+        after = _server_stats(args.redis)
         figures = {
-            "pipelined_checks_per_s": _measure(client, requests, args.pipeline, args.seconds),
+            "pipelined_checks_per_s": pipelined,
+            # Redis's own time per script run (INFO commandstats deltas): the server's share.
+            "server_us_per_check": _per_call(before, after),
             "single_checks_per_s": _measure(client, requests, 1, min(args.seconds, 3.0)),
             "pipeline": args.pipeline,
             "decisions": _mix(client.check_many(requests[:2000])),
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  pipelined ({args.pipeline}/round trip): "
               f"{figures['pipelined_checks_per_s']:,.0f} checks/s")
         print(f"  one call per check:            {figures['single_checks_per_s']:,.0f} checks/s")
+        print(f"  Redis time per check:          {figures['server_us_per_check']:.1f} us "
+              "(INFO commandstats)")
         print(f"  decision mix of 2,000 checks:  {figures['decisions']}")
     return 0
 
@@ -101,6 +108,23 @@ def _measure(client, requests, batch: int, seconds: float) -> float:  # noqa: AN
             raise redis.ConnectionError("Redis became unavailable during the benchmark")
         done += len(chunk)
     return done / (time.perf_counter() - start)
+
+
+def _server_stats(url: str) -> tuple[int, int]:
+    """(calls, usec) of EVALSHA so far, from INFO commandstats."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        stats = client.info("commandstats").get("cmdstat_evalsha", {})
+    finally:
+        client.close()
+    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
+
+
+def _per_call(before: tuple[int, int], after: tuple[int, int]) -> float:
+    calls = after[0] - before[0]
+    return (after[1] - before[1]) / calls if calls > 0 else float("nan")
 
 
 def _mix(decisions) -> dict[str, int]:  # noqa: ANN001

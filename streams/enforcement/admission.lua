@@ -15,13 +15,11 @@
 -- plus the token bucket of a limit, kept here beside the command:
 --   tokens (float), bucket_us (Redis server time of the last refill, microseconds).
 -- The key itself expires at expires_at (PEXPIREAT), so the bucket goes with it.
--- <key_prefix>:prefix_depths (sorted set: digit count -> latest expires_at) says
--- which prefix lengths active commands use.
-
-if redis.replicate_commands then
-  -- Redis < 5 needs this before writing after TIME; later versions ignore it.
-  redis.replicate_commands()
-end
+-- Two indexes, kept by the enforcer's apply.lua in the same atomic step:
+--   <key_prefix>:throttles      sorted set: scope -> expires_at of its command
+--   <key_prefix>:prefix_depths  sorted set: prefix digit count -> latest expires_at
+-- Needs Redis >= 6.2 (ZMSCORE); scripts replicate by effects there, so writing
+-- after TIME is allowed.
 
 local key_prefix = ARGV[1]
 local account = ARGV[2] or ''
@@ -73,30 +71,43 @@ if country ~= '' then
 end
 if account_part then scopes[#scopes + 1] = account_part end
 
-local base = key_prefix .. ':throttle:'
-local keys = {}
-for i = 1, #scopes do keys[i] = base .. scopes[i] end
-
--- The common case (nothing throttled) costs one EXISTS over all candidates.
-if #keys == 0 or redis.call('EXISTS', unpack(keys)) == 0 then
+if #scopes == 0 then
   return { 1, 0, 'no_throttle', '' }
 end
 
+-- One ZMSCORE over the store's index (scope -> expires_at) finds which
+-- candidates hold a command; the common case (none) ends here.
+local found = redis.call('ZMSCORE', key_prefix .. ':throttles', unpack(scopes))
+local any = false
+for i = 1, #scopes do
+  if found[i] then any = true break end
+end
+if not any then
+  return { 1, 0, 'no_throttle', '' }
+end
+
+local base = key_prefix .. ':throttle:'
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = now_us / 1000
 
 local buckets = {}     -- limits that would admit: { key, tokens_after_refill }
 local deny_scope = nil
 local deny_retry = 0
 local limit_scope = nil
 
-for i = 1, #keys do
-  local h = redis.call('HMGET', keys[i], 'action', 'rate_per_s', 'tokens', 'bucket_us')
+for i = 1, #scopes do
+  -- Index entries of expired commands linger until the next apply prunes them.
+  local expires_at = found[i] and tonumber(found[i])
+  local h = { false }
+  local key = nil
+  if expires_at and expires_at > now_ms then
+    key = base .. scopes[i]
+    h = redis.call('HMGET', key, 'action', 'rate_per_s', 'tokens', 'bucket_us')
+  end
   local action = h[1]
   if action == 'block' then
-    local ttl = redis.call('PTTL', keys[i])
-    if ttl < 0 then ttl = 0 end
-    return { 0, ttl, 'blocked', scopes[i] }
+    return { 0, math.ceil(expires_at - now_ms), 'blocked', scopes[i] }
   elseif action == 'limit' then
     local rate = tonumber(h[2]) or 0
     local burst = math.max(1, rate)
@@ -111,15 +122,14 @@ for i = 1, #keys do
         retry = math.ceil((1 - tokens) * 1000 / rate)
       else
         -- A zero rate admits nothing until the command expires.
-        retry = redis.call('PTTL', keys[i])
-        if retry < 0 then retry = 0 end
+        retry = math.ceil(expires_at - now_ms)
       end
       if deny_scope == nil or retry > deny_retry then
         deny_scope = scopes[i]
         deny_retry = retry
       end
     else
-      buckets[#buckets + 1] = { keys[i], tokens }
+      buckets[#buckets + 1] = { key, tokens }
       if limit_scope == nil then limit_scope = scopes[i] end
     end
   end
