@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     port = config.redis.enforcer_metrics_port if args.metrics_port is None else args.metrics_port
     if port:
-        serve_metrics(port)
+        # worker.metrics_addr is every process's /metrics address (0.0.0.0 in containers).
+        serve_metrics(port, addr=config.worker.metrics_addr)
 
     async def main() -> None:
         stop = asyncio.Event()
