@@ -196,3 +196,15 @@ def test_every_prefix_depth_in_use_is_probed_deepest_first(store, client, redis_
     raw = redis.Redis.from_url(redis_url)
     assert sorted(int(d) for d in raw.zrange("smsguard:prefix_depths", 0, -1)) == [2, 6, 12]
     raw.close()
+
+
+def test_large_pipelines_keep_replies_in_request_order(store, client):
+    apply(store, "ord", "block", {"account_id": "BAD"})
+    requests = [AdmissionRequest("BAD" if i % 3 == 0 else f"ok-{i}", "+4915112345678")
+                for i in range(1001)]
+    decisions = client.check_many(requests)
+    assert len(decisions) == 1001
+    assert [d.reason for d in decisions] == [
+        "blocked" if i % 3 == 0 else "no_throttle" for i in range(1001)
+    ]
+    assert client.check_many([]) == []
