@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands.notify",
     "streams.commands.simulate",
     "streams.commands.evaluate",
+    "streams.commands.demo",
+    "streams.commands.bench",
     "streams.commands.worker",
     "streams.commands.produce",
     "streams.commands.tail",
