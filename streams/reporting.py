@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from detector.analysis.findings import Findings
 from detector.analysis.incidents import IncidentTimeline
-from detector.analysis.timelines import EntityTally, KindSeries
+from detector.analysis.timelines import EntityTally, KindSeries, throttle_intervals
 
 SEVERITY_COLOURS = {"info": "#7f8c8d", "warning": "#e67e22", "critical": "#c0392b"}
 ACTION_COLOURS = {"limit": "#8e44ad", "block": "#2c3e50", "release": "#27ae60"}
@@ -157,10 +157,16 @@ def plot_incident(timeline: IncidentTimeline) -> Figure:
     for n, alert in enumerate(timeline.alerts):
         ax.axvline(_times([alert["ts"]])[0], color=SEVERITY_COLOURS.get(alert.get("severity"),
                    "#333"), linewidth=1, label="alert" if n == 0 else None)
-    for n, command in enumerate(timeline.throttles):
-        action = command.get("action")
-        ax.axvline(_times([command["ts"]])[0], color=ACTION_COLOURS.get(action, "#333"),
-                   linestyle="--", linewidth=1.5, label=f"throttle ({action})" if n == 0 else None)
+    # A throttle is re-issued while it lasts: draw when each one fired and how long it held.
+    seen: set[str] = set()
+    for start, end, action in throttle_intervals(timeline.throttles):
+        first = action not in seen
+        seen.add(action)
+        colour = ACTION_COLOURS.get(action, "#333")
+        ax.axvline(_times([start])[0], color=colour, linestyle="--", linewidth=1.5,
+                   label=f"{action} fired" if first else None)
+        ax.axvspan(*_times([start, min(end, timeline.bins[-1] + timeline.bin_s * 1000)]),
+                   color=colour, alpha=0.08, label=f"{action} in force" if first else None)
     handles, labels = ax.get_legend_handles_labels()
     more_h, more_l = score_ax.get_legend_handles_labels()
     # Below the plot, so it never hides the curves.

@@ -17,7 +17,7 @@ from typing import Any
 from detector.analysis.findings import Findings, read_jsonl
 from detector.analysis.timelines import bin_edges, choose_bin_s, count_per_bin
 
-# Findings shortly before the labelled start still belong to the incident
+# Commands shortly before the labelled start still belong to the incident
 # (labels mark the first attack message; a step may close a little later).
 MATCH_MARGIN_MS = 60_000
 
@@ -33,21 +33,15 @@ def _entity_keys(incident: Mapping[str, Any]) -> set[tuple[str, str]]:
     return keys
 
 
-def alert_matches(alert: Mapping[str, Any], incident: Mapping[str, Any],
-                  after_ms: int = 15 * 60_000) -> bool:
-    """Whether an alert is about this incident: same entity or account, inside its span."""
-    if not incident["start_ts"] - MATCH_MARGIN_MS <= alert["ts"] <= incident["end_ts"] + after_ms:
-        return False
-    entity = alert.get("entity") or {}
-    keys = _entity_keys(incident)
-    if (str(entity.get("type")), str(entity.get("id"))) in keys:
-        return True
-    account = alert.get("account_id")
-    return account is not None and ("account", str(account)) in keys
+def alert_matches(alert: Mapping[str, Any], incident: Mapping[str, Any]) -> bool:
+    """Whether an alert is about this incident, by the evaluation's own rule."""
+    from detector.evaluation.matching import alert_touches
+
+    return alert_touches(alert, incident)
 
 
 def throttle_matches(command: Mapping[str, Any], incident: Mapping[str, Any],
-                     alert_ids: set[str], after_ms: int = 15 * 60_000) -> bool:
+                     alert_ids: set[str], after_ms: int = 10 * 60_000) -> bool:
     """Whether a throttle command acts on this incident (names a matching alert or scope)."""
     if command.get("alert_id") in alert_ids:
         return True

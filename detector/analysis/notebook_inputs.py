@@ -37,6 +37,7 @@ class NotebookInputs:
     labels_path: Path | None
     output_path: Path | None
     simulated: bool
+    workdir: Path
 
 
 def labels_next_to(input_path: Path) -> Path:
@@ -69,7 +70,7 @@ def notebook_inputs(
         workdir.mkdir(parents=True, exist_ok=True)
         output_path = workdir / (input_path.name.removesuffix(".jsonl") + ".out.jsonl")
         replay_to(input_path, output_path, config)
-    return NotebookInputs(input_path, labels_path, output_path, simulated)
+    return NotebookInputs(input_path, labels_path, output_path, simulated, workdir)
 
 
 def simulate_small(out_path: Path, labels_path: Path) -> None:

@@ -176,3 +176,45 @@ def top_entities(findings: Findings, n: int = 10) -> list[EntityTally]:
         key=lambda t: (-t.alerts, -t.throttles, -t.max_score, t.label),
     )
     return ranked[:n]
+
+
+def throttle_intervals(commands: Iterable[Mapping[str, Any]]) -> list[tuple[int, int, str]]:
+    """When each scope was limited or blocked: merged ``(start, end, action)`` periods.
+
+    The detector extends a throttle by re-issuing it, so drawing every command
+    buries the picture; a gateway keeps one command per scope, ending at its
+    ``expires_at`` or at a ``release`` of that scope. Overlapping periods of
+    one scope merge (a merged period is ``block`` if any part of it was).
+
+    >>> cmds = [{"ts": 0, "action": "limit", "scope": {"account_id": "a"}, "expires_at": 10},
+    ...         {"ts": 5, "action": "block", "scope": {"account_id": "a"}, "expires_at": 20},
+    ...         {"ts": 12, "action": "release", "scope": {"account_id": "a"}, "expires_at": 12}]
+    >>> throttle_intervals(cmds)
+    [(0, 12, 'block')]
+    """
+    by_scope: dict[tuple, list[Mapping[str, Any]]] = defaultdict(list)
+    for command in commands:
+        by_scope[tuple(sorted((command.get("scope") or {}).items()))].append(command)
+    out: list[tuple[int, int, str]] = []
+    for scope_commands in by_scope.values():
+        current: list[Any] | None = None  # [start, end, action]
+        for command in sorted(scope_commands, key=lambda c: c["ts"]):
+            ts, action = int(command["ts"]), str(command.get("action"))
+            if current is not None and ts >= current[1]:
+                out.append((current[0], current[1], current[2]))
+                current = None
+            if action == "release":
+                if current is not None:
+                    out.append((current[0], ts, current[2]))
+                    current = None
+                continue
+            end = int(command.get("expires_at", ts))
+            if current is None:
+                current = [ts, end, action]
+            else:
+                current[1] = end  # the newer command replaces the older one
+                if action == "block":
+                    current[2] = "block"
+        if current is not None:
+            out.append((current[0], current[1], current[2]))
+    return sorted(out)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if labels:
         from detector.analysis.outcomes import evaluate_outcomes
 
-        outcomes, summary = evaluate_outcomes(args.input, args.labels, args.output, config)
+        outcomes, summary = evaluate_outcomes(args.input, args.labels, args.output)
     sources = {"output": args.output}
     if args.input:
         sources["input"] = args.input
