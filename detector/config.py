@@ -51,6 +51,11 @@ class WorkerConfig:
     # default; containers set 0.0.0.0 so that Prometheus can reach them.
     metrics_addr: str = "127.0.0.1"
     checkpoint_interval_s: float = 5.0
+    # Close every open step once no input arrived for this long (wall clock), as replay
+    # does at end of file: a burst that stops just before its step ends is still judged.
+    idle_close_s: float = 30.0
+    # Event-time alignment across partitions waits at most this long for a silent source.
+    max_wait_s: float = 5.0
 
 
 @dataclass
