@@ -178,11 +178,15 @@ def test_false_throttle_and_benign_surge_throttled(scene):
         _command("f2", start, "limit", {"account_id": BENIGN_ACCOUNT}, start + 3_600_000, 0.5),
         # Blocks the attacking account outright: stops all 100 attack sends and the 20 legit.
         _command("a1", start, "block", {"account_id": ATTACK_ACCOUNT}, start + 3_600_000),
+        # An alert on the campaign account: a false alert that touches the benign surge.
+        _alert(start + 500, "spam_burst", "account", BENIGN_ACCOUNT, BENIGN_ACCOUNT),
     ])
     report = evaluate(inp, lab, out)
     assert report.benign_throttled == ["inc_campaign"]
     campaign = _result(report, "inc_campaign")
     assert campaign.throttled and campaign.commands == ["f2"] and campaign.stopped_total == 5
+    assert campaign.money_lost == pytest.approx(5 * 0.04) and campaign.alerts_touching == 1
+    assert [(a.entity_id, a.kind) for a in report.false_alerts] == [(BENIGN_ACCOUNT, "spam_burst")]
     assert sorted(t.command_id for t in report.false_throttles) == ["f1", "f2"]
     f1 = next(t for t in report.false_throttles if t.command_id == "f1")
     assert f1.legit_stopped == 10 and f1.cost == pytest.approx(0.1)

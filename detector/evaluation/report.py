@@ -27,6 +27,8 @@ class IncidentResult:
     # benign incidents only
     throttled: bool = False
     commands: list[str] = field(default_factory=list)
+    alerts_touching: int = 0
+    money_lost: float = 0.0
 
     @property
     def stopped_share(self) -> float | None:
@@ -131,13 +133,16 @@ class EvaluationReport:
 
     def format_table(self) -> str:
         lines = [
-            f"{'incident':<32} {'kind':<21} {'caught':<6} {'delay':>7} {'stopped':>8} "
+            f"{'incident':<32} {'kind':<21} {'caught':<7} {'delay':>7} {'stopped':>8} "
             f"{'saved $':>9}  description",
         ]
         for r in self.incidents:
+            money = r.money_saved
             if r.benign:
-                caught = "THROTL" if r.throttled else "ok"
-                delay = stopped = "-"
+                caught = "THROTL" if r.throttled else ("alerted" if r.alerts_touching else "ok")
+                delay = "-"
+                stopped = f"{r.stopped_total} sent" if r.stopped_total else "-"
+                money = -r.money_lost
             else:
                 caught = "yes" if r.detected else "NO"
                 delay = f"{r.delay_s:.0f}s" if r.delay_s is not None else "-"
@@ -145,8 +150,8 @@ class EvaluationReport:
                 stopped = f"{share:.0%}" if share is not None else "-"
             extra = f" (also alerted as {', '.join(r.wrong_kinds)})" if r.wrong_kinds else ""
             lines.append(
-                f"{r.incident_id:<32} {r.kind:<21} {caught:<6} {delay:>7} {stopped:>8} "
-                f"{r.money_saved:>9.2f}  {r.description}{extra}"
+                f"{r.incident_id:<32} {r.kind:<21} {caught:<7} {delay:>7} {stopped:>8} "
+                f"{money:>9.2f}  {r.description}{extra}"
             )
         mal = self.malicious
         med, mx = self.median_delay_s, self.max_delay_s

@@ -57,6 +57,7 @@ def evaluate(
         for lab in labels
     }
     malicious = [lab for lab in labels if not lab["benign"]]
+    benign = [lab for lab in labels if lab["benign"]]
 
     # Detection: the first alert of the right kind that names the incident.
     detected_at: dict[str, int] = {}
@@ -76,6 +77,9 @@ def evaluate(
                     detected_at[lab["incident_id"]] = alert["ts"]
             elif alert.get("kind") not in res.wrong_kinds:
                 res.wrong_kinds.append(str(alert.get("kind")))
+        for lab in benign:
+            if alert_touches(alert, lab):
+                results[lab["incident_id"]].alerts_touching += 1
         if not touched:
             entity = alert.get("entity") or {}
             key = (str(entity.get("type")), str(entity.get("id")), str(alert.get("kind")))
@@ -144,7 +148,9 @@ def evaluate(
                     if cmd.command_id not in res.commands:
                         res.commands.append(cmd.command_id)
                     res.throttled = True
-                    res.stopped_total += 1
+            if res is not None:
+                res.stopped_total += 1
+                res.money_lost += price
 
     false_throttles = [
         FalseThrottle(
