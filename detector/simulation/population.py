@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detector.simulation.numbering import HOME_COUNTRIES
+from detector.simulation.numbering import HIGH_COST_COUNTRIES, HOME_COUNTRIES
 
 CATEGORIES = ("otp", "transactional", "marketing")
 # Mean over 24 h of the unnormalised daily curve below (a Gaussian integral):
@@ -121,6 +121,11 @@ def build_population(
         others = [c.region for c in HOME_COUNTRIES if c.region != home]
         n_other = int(rng.integers(0, 4))
         extra = tuple(str(x) for x in rng.choice(others, n_other, replace=False))
+        if rng.random() < 0.08:
+            # Some tenants really do serve users in expensive markets (diaspora, regional
+            # banks): legitimate, verified traffic to the countries pumpers favour too.
+            pricey = HIGH_COST_COUNTRIES[int(rng.integers(len(HIGH_COST_COUNTRIES)))].region
+            extra = (*extra, pricey)
         countries = (home, *extra)
         home_share = rng.uniform(0.8, 0.97) if extra else 1.0
         rest = rng.dirichlet(np.ones(len(extra))) * (1 - home_share) if extra else []

@@ -35,7 +35,6 @@ from detector.simulation.incidents import (
     takeover_source,
 )
 from detector.simulation.numbering import (
-    COUNTRIES,
     HIGH_COST_COUNTRIES,
     HOME_COUNTRIES,
     NumberPlan,
@@ -163,7 +162,8 @@ class _Planner:
         return label
 
     def _premium_range(self, exclude: set[str]):
-        regions = [c.region for c in HIGH_COST_COUNTRIES if c.region not in exclude]
+        regions = [c.region for c in HIGH_COST_COUNTRIES if c.region not in exclude] or [
+            c.region for c in HIGH_COST_COUNTRIES]
         region = regions[int(self.rng.integers(len(regions)))]
         target = self.world.plan.random_range(self.rng, region)
         self.world.plan.mark_premium(target)
@@ -252,7 +252,7 @@ class _Planner:
         rng = self.rng
         # 1. A mid-size account's sign-up form pumped to a premium range abroad.
         victim = self._pick(ranked, 0.05, 0.4, "auth")
-        target = self._premium_range(used_targets)
+        target = self._premium_range(used_targets | set(victim.countries))
         used_targets.add(target.region)
         start, end = self._window(float(rng.uniform(15, 40)))
         peak = float(rng.uniform(1.0, 4.0))
@@ -268,7 +268,7 @@ class _Planner:
         auth_ranked = [a for a in ranked if a.profile == "auth" and a.account_id not in self.used]
         big = auth_ranked[0] if auth_ranked else self._pick(ranked, 0.0, 0.03, "auth")
         self.used.add(big.account_id)
-        target = self._premium_range(used_targets)
+        target = self._premium_range(used_targets | set(big.countries))
         used_targets.add(target.region)
         start, end = self._window(float(rng.uniform(40, 70)))
         share = float(rng.uniform(0.08, 0.15))
@@ -285,7 +285,7 @@ class _Planner:
         self._add(pumping_source, label, [big], target, rate, start, end)
         # 3. A slow ramp: a trickle that doubles every few minutes.
         ramp = self._pick(ranked, 0.1, 0.6)
-        target = self._premium_range(used_targets)
+        target = self._premium_range(used_targets | set(ramp.countries))
         used_targets.add(target.region)
         doubling = float(rng.uniform(4, 7)) * 60.0 * self.dur_scale
         cap = float(rng.uniform(2.0, 5.0))
@@ -303,7 +303,8 @@ class _Planner:
         # 4. One range pumped through many small accounts, each one unremarkable.
         n_small = min(int(rng.integers(15, 31)), max(3, len(ranked) // 4))
         smalls = [self._pick(ranked, 0.5, 1.0) for _ in range(n_small)]
-        target = self._premium_range(used_targets)
+        target = self._premium_range(
+            used_targets | {c for a in smalls for c in a.countries})
         used_targets.add(target.region)
         start, end = self._window(float(rng.uniform(25, 50)))
         total = float(rng.uniform(0.8, 2.0))
@@ -321,7 +322,8 @@ class _Planner:
         victim = self._pick(ranked, 0.1, 0.5)
         stolen = new_api_key(rng)
         victim_regions = set(victim.countries)
-        regions = [c.region for c in COUNTRIES.values() if c.region not in victim_regions]
+        # Ordinary markets the account never served (expensive ones would make it pumping).
+        regions = [c.region for c in HOME_COUNTRIES if c.region not in victim_regions]
         picked = tuple(str(r) for r in rng.choice(regions, int(rng.integers(2, 4)), replace=False))
         start, end = self._window(float(rng.uniform(15, 35)))
         peak = float(rng.uniform(2.0, 6.0))
