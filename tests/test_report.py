@@ -18,16 +18,31 @@ BODY_MARKER = "Zqxv-body-text-that-must-never-leak"
 
 
 class PageScan(HTMLParser):
-    """Collects image sources and every reference to something outside the page."""
+    """Collects image sources, table rows and every reference to something outside the page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.images: list[str] = []
         self.external: list[str] = []
         self.tags: set[str] = set()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
         for name, value in attrs:
             if tag == "img" and name == "src":
                 self.images.append(value or "")
@@ -210,3 +225,39 @@ def test_incident_timelines_from_labels(tmp_path: Path) -> None:
 def bodies_of(path: Path) -> set[str]:
     with open(path, encoding="utf-8") as fh:
         return {b for line in fh if (b := json.loads(line)["value"].get("body"))}
+
+
+def test_report_command_with_replay_and_labels(tmp_path: Path) -> None:
+    """simulate → replay → report: one timeline per incident, the evaluation's verdicts."""
+    from detector.evaluation import evaluate
+    from detector.replay import replay_file
+    from detector.simulation import simulate
+
+    inp, lab, out = tmp_path / "sim.jsonl", tmp_path / "sim.labels.jsonl", tmp_path / "out.jsonl"
+    simulate(inp, lab, seed=3, hours=2.0, accounts=30)
+    replay_file(inp, out)
+    html = tmp_path / "report.html"
+    assert main(["report", str(out), "--input", str(inp), "--labels", str(lab),
+                 "--html", str(html)]) == 0
+
+    page = scan(html)
+    labels = [json.loads(line) for line in lab.read_text().splitlines() if line.strip()]
+    pngs = [src for src in page.images if src.startswith(DATA_PNG)]
+    assert len(pngs) == 3 + len(labels) == len(page.images)
+    for src in pngs:
+        assert base64.b64decode(src[len(DATA_PNG):]).startswith(PNG_SIGNATURE)
+    assert page.external == []
+
+    verdict = evaluate(inp, lab, out)
+    rows = {row[0]: row for row in page.rows if row}
+    for result in verdict.incidents:
+        row = rows[result.incident_id]
+        if result.benign:
+            assert row[6] == ("yes" if result.throttled else "no")
+        else:
+            assert row[3] == ("yes" if result.detected else "no")
+            assert (row[4] == "–") == (result.delay_s is None)
+    detected = sum(r.detected for r in verdict.malicious)
+    assert rows["malicious incidents detected"][1] == f"{detected}/{len(verdict.malicious)}"
+    text = html.read_text(encoding="utf-8")
+    assert not any(body in text for body in bodies_of(inp))
