@@ -17,12 +17,14 @@ from detector.records import FAILED_STATUSES, DlrEvent, SendEvent, VerifyEvent
 # Aggregate vector layout.
 SENDS, SEGMENTS, MONEY, OTP, PREMIUM, URL, DUP_BODY, NEW_DEST, NEW_COUNTRY = range(9)
 SEQUENTIAL, NEW_KEY, NEW_IP, DLRS, DELIVERED, FAILED, VERIFIED, VERIFY_ALL = range(9, 17)
-WIDTH = 17
+# OTP numbers (not sends) and verified numbers not already counted in the last
+# ten minutes: conversion as "share of people who entered their code", so that
+# retries, and a bombed handset, do not look like pumping.
+OTP_NUMBERS, VERIFIED_NUMBERS = 17, 18
+WIDTH = 19
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
-# A price at or above this (USD per segment) is a high-cost destination.
-HIGH_PRICE_USD = 0.15
 
 
 @dataclass(slots=True)
@@ -36,6 +38,8 @@ class StepBuffer:
     ips: dict[str, int] = field(default_factory=dict)
     countries: dict[str, int] = field(default_factory=dict)
     accounts: dict[str, int] = field(default_factory=dict)
+    otp_numbers: dict[str, int] = field(default_factory=dict)
+    verified_numbers: dict[str, int] = field(default_factory=dict)
     error_codes: dict[str, int] = field(default_factory=dict)
 
     def add_send(self, ev: SendEvent, track_origin: bool) -> None:
@@ -45,7 +49,8 @@ class StepBuffer:
         v[MONEY] += ev.price
         if ev.category == "otp":
             v[OTP] += 1
-        if ev.number_type == "premium" or ev.price >= HIGH_PRICE_USD * ev.segments:
+            _bump(self.otp_numbers, ev.destination)
+        if ev.number_type == "premium":
             v[PREMIUM] += 1
         if ev.has_url:
             v[URL] += 1
@@ -73,6 +78,7 @@ class StepBuffer:
         self.values[VERIFY_ALL] += 1
         if ev.verified:
             self.values[VERIFIED] += 1
+            _bump(self.verified_numbers, ev.destination)
 
 
 def _bump(counts: dict, key: object) -> None:

@@ -2,8 +2,9 @@
 
 "Has this account ever sent to this number?" would need an ever-growing set.
 A Bloom filter answers it in fixed memory with a small false-positive rate
-(a new number is now and then taken for an old one, never the reverse). When the current generation has taken
-``capacity`` items it becomes the previous one and a fresh one starts, so
+(a new number is now and then taken for an old one, never the reverse).
+When the current generation has taken ``capacity`` items it becomes the
+previous one and a fresh one starts, so
 memory stays at two filters and numbers unseen for two generations are
 forgotten, which is the expiry we want.
 

@@ -1,12 +1,13 @@
-"""Event-time sliding windows over closed steps, as running sums.
+"""Event-time sliding windows over closed steps, as differences of running totals.
 
-Time is cut into steps (``detector.step_s``). Each entity keeps the aggregate
-vectors of its *non-empty* closed steps in one deque, and a running total for
-each window. A window is ``(length, lag)`` in steps: it covers the steps in
-``(now - lag - length, now - lag]``. The lag gives "OTP sends old enough to have
-been verified" the same machinery as everything else. Adding and expiring a
-step costs one vector add or subtract per window, whatever the window's length,
-and a quiet entity stores nothing for its quiet steps.
+Time is cut into steps (``detector.step_s``). Each entity keeps, for every
+*non-empty* closed step, the running total of its aggregate vectors up to and
+including that step. A window is ``(length, lag)`` in steps and covers the steps
+in ``(now - lag - length, now - lag]``; its sum is the difference of two running
+totals found by bisection. Closing a step costs one vector addition whatever
+the number of windows, a window is only summed when someone reads it, and a
+quiet entity stores nothing for its quiet steps. The lag gives "OTP sends old
+enough to have been verified" the same machinery as everything else.
 
 >>> sums = SlidingSums(width=1, windows=((2, 0), (2, 1)))
 >>> for step, value in [(1, 1.0), (2, 10.0), (3, 100.0)]:
@@ -20,62 +21,55 @@ and a quiet entity stores nothing for its quiet steps.
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_right
 
 
 class SlidingSums:
-    """Running totals of ``width``-long vectors over several ``(length, lag)`` windows."""
+    """Window sums of ``width``-long vectors over several ``(length, lag)`` windows."""
 
-    __slots__ = ("width", "windows", "_steps", "_values", "_lo", "_hi", "_sums", "_now")
+    __slots__ = ("width", "windows", "_steps", "_totals", "_zero", "_now", "_horizon")
 
     def __init__(self, width: int, windows: tuple[tuple[int, int], ...]) -> None:
         self.width = width
         self.windows = windows
-        self._steps: deque[int] = deque()
-        self._values: deque[list[float]] = deque()
-        # Per window: index of its first and one-past-last entry in the deques.
-        self._lo = [0] * len(windows)
-        self._hi = [0] * len(windows)
-        self._sums = [[0.0] * width for _ in windows]
+        self._steps: list[int] = []
+        self._totals: list[list[float]] = []  # running total up to and including _steps[i]
+        self._zero = [0.0] * width
         self._now: int | None = None
+        self._horizon = max(length + lag for length, lag in windows)
 
     def add(self, step: int, values: list[float]) -> None:
         """Append a closed step (steps arrive in increasing order) and move to it."""
-        if self._steps and step <= self._steps[-1]:
-            raise ValueError(f"step {step} is not after {self._steps[-1]}")
-        self._steps.append(step)
-        self._values.append(values)
+        steps = self._steps
+        if steps and step <= steps[-1]:
+            raise ValueError(f"step {step} is not after {steps[-1]}")
+        last = self._totals[-1] if self._totals else self._zero
+        steps.append(step)
+        self._totals.append([a + b for a, b in zip(last, values, strict=True)])
         self.advance(step)
 
     def advance(self, now: int) -> None:
-        """Move every window's end to ``now`` (no new data), expiring what falls out."""
+        """Move the windows' end to ``now``, forgetting steps no window can reach."""
         if self._now is not None and now < self._now:
             return
         self._now = now
-        steps, values = self._steps, self._values
-        for i, (length, lag) in enumerate(self.windows):
-            total = self._sums[i]
-            end, start = now - lag, now - lag - length
-            hi = self._hi[i]
-            while hi < len(steps) and steps[hi] <= end:
-                _add(total, values[hi])
-                hi += 1
-            self._hi[i] = hi
-            lo = self._lo[i]
-            while lo < hi and steps[lo] <= start:
-                _sub(total, values[lo])
-                lo += 1
-            self._lo[i] = lo
-        drop = min(self._lo)
-        for _ in range(drop):
-            steps.popleft()
-            values.popleft()
-        if drop:
-            self._lo = [lo - drop for lo in self._lo]
-            self._hi = [hi - drop for hi in self._hi]
+        # Keep the last step at or before the oldest window start: it is the base total.
+        cut = bisect_right(self._steps, now - self._horizon) - 1
+        if cut > 0:
+            del self._steps[:cut]
+            del self._totals[:cut]
+
+    def _total_at(self, step: int) -> list[float]:
+        i = bisect_right(self._steps, step)
+        return self._totals[i - 1] if i else self._zero
 
     def totals(self, window: int) -> list[float]:
-        return self._sums[window]
+        if self._now is None:
+            return list(self._zero)
+        length, lag = self.windows[window]
+        end = self._total_at(self._now - lag)
+        start = self._total_at(self._now - lag - length)
+        return [a - b for a, b in zip(end, start, strict=True)]
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -86,15 +80,3 @@ class SlidingSums:
     def __setstate__(self, state: dict) -> None:
         for name, value in state.items():
             setattr(self, name, value)
-
-
-def _add(total: list[float], values: list[float]) -> None:
-    for j, v in enumerate(values):
-        if v:
-            total[j] += v
-
-
-def _sub(total: list[float], values: list[float]) -> None:
-    for j, v in enumerate(values):
-        if v:
-            total[j] -= v

@@ -1,0 +1,220 @@
+"""Family processors: all scopes that share one partitioning key, with their clock.
+
+Four families, each keyed the way the stream processor partitions it:
+
+- ``account`` (key: account_id, like the input topics): the account, each of its
+  API keys, and the account in each destination country;
+- ``prefix`` (key: the destination's first ``detector.prefix_depth`` digits): so two
+  accounts pumping the same range meet in one place;
+- ``destination`` (key: the number): OTP bombing of a handset;
+- ``route`` (key: route): delivery degradation.
+
+Each family key has its own event-time clock (the latest ``ts`` it has seen).
+A step closes once that clock passes the step's end by ``detector.lateness_s``;
+records of an already closed step are counted into the oldest open step, never
+dropped. Findings depend only on closed steps, so any arrival order within the
+lateness allowance gives the same alerts and commands.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from dataclasses import dataclass, field
+
+from detector.config import Config
+from detector.findings import Context, Finding, judge
+from detector.policy import Output, Policy, PolicyState
+from detector.records import DlrEvent, Event, SendEvent
+from detector.scopes import KINDS, ScopeState
+from detector.sketches import RotatingBloom
+
+SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
+
+
+@dataclass(slots=True)
+class FamilyEntity:
+    """Everything one family key remembers."""
+
+    scopes: dict[str, ScopeState] = field(default_factory=dict)
+    policy: PolicyState = field(default_factory=PolicyState)
+    watermark: int = 0
+    closed_through: int | None = None  # last closed step
+    seen_destinations: RotatingBloom | None = None
+
+
+def family_keys(event: Event, prefix_depth: int = 5) -> list[tuple[str, str]]:
+    """The (family, key) pairs an event is routed to.
+
+    >>> from detector.records import parse_record
+    >>> ev = parse_record("sms.send", {"message_id": "m", "ts": 1767225600000,
+    ...     "account_id": "a1", "destination": "+4915112345678", "route": "r1"})
+    >>> family_keys(ev)
+    [('account', 'a1'), ('prefix', '+49151'), ('destination', '+4915112345678'), ('route', 'r1')]
+    """
+    keys = [("account", event.account_id), ("prefix", event.destination[: prefix_depth + 1])]
+    if not isinstance(event, DlrEvent):
+        keys.append(("destination", event.destination))
+    route = getattr(event, "route", None)
+    if route:
+        keys.append(("route", route))
+    return keys
+
+
+class FamilyProcessor:
+    """Processes the events of one family, for any number of its keys."""
+
+    def __init__(self, family: str, config: Config) -> None:
+        if family not in SCOPE_FAMILIES:
+            raise ValueError(f"unknown family {family!r}")
+        self.family = family
+        self.config = config
+        d = config.detector
+        self.step_ms = d.step_s * 1000
+        self.lateness_ms = d.lateness_s * 1000
+        self.grace_steps = max(1, d.otp_grace_s // d.step_s)
+        self.prefix_depth = d.prefix_depth
+        ttl_s = d.destination_ttl_s if family == "destination" else d.entity_ttl_s
+        self.ttl_ms = ttl_s * 1000
+        self.policy = Policy(config)
+        self.entities: dict[str, FamilyEntity] = {}
+        self.counters: Counter[str] = Counter()
+        self._dirty: set[str] = set()
+
+    # -- input -------------------------------------------------------------
+    def key_of(self, event: Event) -> str | None:
+        if self.family == "account":
+            return event.account_id
+        if self.family == "prefix":
+            return event.destination[: self.prefix_depth + 1]
+        if self.family == "destination":
+            return None if isinstance(event, DlrEvent) else event.destination
+        return getattr(event, "route", None)
+
+    def process(self, event: Event) -> list[Output]:
+        key = self.key_of(event)
+        if key is None:
+            return []
+        entity = self.entities.get(key)
+        if entity is None or event.ts - entity.watermark > self.ttl_ms:
+            entity = self.entities[key] = FamilyEntity()
+            if self.family == "account":
+                entity.seen_destinations = RotatingBloom()
+        self._dirty.add(key)
+        step = event.ts // self.step_ms
+        if entity.closed_through is not None and step <= entity.closed_through:
+            self.counters["late_records"] += 1
+            step = entity.closed_through + 1
+        for scope in self._scopes_of(entity, key, event):
+            buf = scope.buffer(step)
+            if isinstance(event, SendEvent):
+                buf.add_send(event, scope.kind.track_origin)
+            elif isinstance(event, DlrEvent):
+                buf.add_dlr(event)
+            else:
+                buf.add_verify(event)
+        if event.ts > entity.watermark:
+            entity.watermark = event.ts
+        return self._close_ready(key, entity, (entity.watermark - self.lateness_ms)
+                                 // self.step_ms - 1)
+
+    def finish(self) -> list[Output]:
+        """End of input: close every open step of every entity."""
+        out: list[Output] = []
+        for key in sorted(self.entities):
+            entity = self.entities[key]
+            last = max((s for sc in entity.scopes.values() for s in sc.open), default=None)
+            if last is not None:
+                out.extend(self._close_ready(key, entity, last))
+        return out
+
+    def sweep(self, now_ts: int) -> int:
+        """Forget entities idle for longer than their time to live; returns how many."""
+        stale = [k for k, e in self.entities.items() if now_ts - e.watermark > self.ttl_ms]
+        for key in stale:
+            del self.entities[key]
+        return len(stale)
+
+    def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
+        if self.family != "account":
+            return [self._scope(entity, self.family, key)]
+        scopes = [self._scope(entity, "account", key),
+                  self._scope(entity, "account_country", f"{key}|{event.country}")]
+        api_key = getattr(event, "api_key_id", None)
+        if api_key:
+            scopes.append(self._scope(entity, "api_key", api_key))
+        return scopes
+
+    def _scope(self, entity: FamilyEntity, kind: str, scope_id: str) -> ScopeState:
+        sid = f"{kind}:{scope_id}"
+        scope = entity.scopes.get(sid)
+        if scope is None:
+            scope = entity.scopes[sid] = ScopeState(
+                KINDS[kind], scope_id, self.step_ms, self.grace_steps,
+                seed=self.config.detector.seed)
+        return scope
+
+    # -- closing -----------------------------------------------------------
+    def _close_ready(self, key: str, entity: FamilyEntity, through: int) -> list[Output]:
+        ready = sorted({s for sc in entity.scopes.values() for s in sc.open if s <= through})
+        out: list[Output] = []
+        for step in ready:
+            findings: list[Finding] = []
+            for scope in entity.scopes.values():
+                if step in scope.open:
+                    finding = self._close_scope(entity, key, scope, step)
+                    if finding is not None:
+                        findings.append(finding)
+            out.extend(self.policy.step(entity.policy, findings, step))
+            entity.closed_through = step
+        if ready:
+            for scope in entity.scopes.values():
+                scope.advance_to(ready[-1])
+        return out
+
+    def _close_scope(self, entity: FamilyEntity, key: str, scope: ScopeState, step: int
+                     ) -> Finding | None:
+        closed = scope.close(step, entity.seen_destinations).values
+        entity_id, account_id = self._entity_of(key, scope)
+        threshold = self.config.detector.surprise_threshold
+        in_episode = self.policy.open_for(entity.policy, scope.kind.entity_type, entity_id)
+        if not in_episode and not (scope.ready()
+                                   and scope.judge_due(step, closed, threshold / 2)):
+            if scope.learn_due(step):
+                scope.learn(step, flagged=False)
+            return None
+        self.counters[f"evaluations:{scope.kind.name}"] += 1
+        signals = scope.signals(step)
+        if in_episode:
+            threshold *= self.config.policy.clear_ratio  # hysteresis: easier to stay than to enter
+        ctx = Context(threshold=threshold,
+                      sensitivity=self.config.sensitivity_of(account_id),
+                      prefix_depth=self.prefix_depth, account_id=account_id,
+                      entity_id=entity_id)
+        finding = judge(scope, signals, step, ctx)
+        if finding is not None or scope.learn_due(step):
+            scope.learn(step, flagged=finding is not None, signals=signals)
+        return finding
+
+    def _entity_of(self, key: str, scope: ScopeState) -> tuple[str, str | None]:
+        if self.family != "account":
+            return key, None
+        if scope.kind.name == "api_key":
+            return scope.scope_id, key
+        return key, key
+
+    # -- state for the stream processor ------------------------------------------
+    def export_state(self, key: str) -> bytes:
+        return pickle.dumps(self.entities[key], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def import_state(self, key: str, blob: bytes) -> None:
+        self.entities[key] = pickle.loads(blob)
+
+    def dirty_keys(self) -> set[str]:
+        return set(self._dirty)
+
+    def mark_clean(self) -> None:
+        self._dirty.clear()
+
+    def state_size(self) -> int:
+        return len(self.entities)

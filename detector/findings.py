@@ -1,0 +1,199 @@
+"""From a scope's signals to a finding: which threat, how sure, and what to show.
+
+Each threat has a signature made of the signals that distinguish it from the
+benign surges that look like it:
+
+- ``sms_pumping``: more traffic *and* a fraud trace: OTPs nobody verifies,
+  numbers in sequence, premium-rate ranges. A launch spike has the
+  traffic but its users verify; a campaign sends no OTPs to premium ranges.
+- ``account_takeover``: more traffic from a credential or address the account
+  never used, going somewhere new.
+- ``spam_burst``: more traffic, links and one repeated body, to recipients the
+  account never had. A scheduled campaign writes to its known recipients.
+- ``sms_bombing``: one handset receiving far more messages than any number
+  does, mostly unverified.
+- ``delivery_degradation``: a route's delivered share, or its share of sends
+  that get any report at all, collapsing.
+- ``anomaly``: a large surprise no signature explains; shown, never acted on.
+
+Scores add the surprises of the signals that make the signature (log10 units,
+so adding is multiplying independent tail probabilities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from detector.scopes import ScopeState, Signal
+
+PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
+    "sms_pumping", "account_takeover", "spam_burst", "sms_bombing",
+    "delivery_degradation", "anomaly",
+)
+THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
+DOMINANT_SHARE = 0.6
+
+
+@dataclass(slots=True)
+class Finding:
+    kind: str
+    scope_kind: str
+    scope_id: str
+    entity_type: str
+    entity_id: str
+    account_id: str | None
+    score: float
+    step: int
+    evidence: list[dict]
+    throttle_scope: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the rules need besides the signals."""
+
+    threshold: float
+    sensitivity: float
+    prefix_depth: int
+    account_id: str | None  # the account the scope belongs to, if any
+    entity_id: str  # what the alert names (account id, key id, prefix, number, route)
+
+
+def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
+          ) -> Finding | None:
+    """The most specific finding the signals support, or None."""
+    s = {name: sig.surprise * ctx.sensitivity for name, sig in signals.items()}
+
+    def get(name: str) -> float:
+        return s.get(name, 0.0)
+
+    t, kind = ctx.threshold, state.kind.name
+    vol = get("volume")
+    if kind == "route":
+        drop = max(get("delivered"), get("dlr_coverage"))
+        if drop >= t:
+            return _finding(DEGRADATION, drop, state, signals, step, ctx,
+                            ("delivered", "dlr_coverage"), None)
+        return None
+    if kind == "destination":
+        if vol >= t:
+            score = vol + get("conversion")
+            return _finding(BOMBING, score, state, signals, step, ctx,
+                            ("volume", "conversion"), _number_scope(state, ctx))
+        return None
+    if vol < t / 2:
+        return None
+    if kind in ("account", "api_key"):
+        origin = max(get("new_key"), get("new_ip"))
+        spread = max(get("new_destination"), get("new_country"), get("premium"), get("url"))
+        if origin >= t and spread >= t / 2:
+            return _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
+                            ("volume", "new_key", "new_ip", "new_destination", "new_country",
+                             "premium", "url"), _origin_scope(state, ctx))
+    fraud = [get("conversion"), get("sequential"), get("premium")]
+    if max(fraud) >= t:
+        score = vol + sum(x for x in fraud if x >= t / 2)
+        return _finding(PUMPING, score, state, signals, step, ctx,
+                        ("volume", "conversion", "sequential", "premium", "new_country"),
+                        _pumping_scope(state, ctx))
+    if kind in ("account", "api_key"):
+        url, dup = get("url"), get("dup_body")
+        fresh = get("new_destination") >= t / 2 or state.young(step)
+        if url >= t / 2 and dup >= t / 2 and fresh and url + dup >= t:
+            score = vol + url + dup + get("new_destination")
+            return _finding(SPAM, score, state, signals, step, ctx,
+                            ("volume", "url", "dup_body", "new_destination"),
+                            _origin_scope(state, ctx))
+    if kind in ("account", "prefix") and (vol >= 2 * t or (vol >= t and get("trees") >= 0.95)):
+        return _finding(ANOMALY, vol, state, signals, step, ctx,
+                        ("volume", "trees", "new_destination", "url"), None)
+    return None
+
+
+def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],
+             step: int, ctx: Context, names: tuple[str, ...],
+             throttle_scope: dict[str, str] | None) -> Finding:
+    evidence = [
+        {"feature": _FEATURE_NAMES.get(n, n), "value": _round(signals[n].value),
+         "baseline": _round(signals[n].baseline), "surprise": _round(signals[n].surprise)}
+        for n in names if n in signals and (n == "volume" or signals[n].surprise > 0)
+    ]
+    evidence.append({"feature": "money_at_risk_10m_usd", "value": _round(state.money()),
+                     "baseline": None})
+    account_id = ctx.account_id
+    top, top_share = state.top_account()
+    if account_id is None and top is not None:
+        evidence.append({"feature": "top_account_share", "value": _round(top_share),
+                         "baseline": None, "account_id": top})
+        if top_share >= DOMINANT_SHARE:
+            account_id = top
+    if kind == DEGRADATION and state.error_codes:
+        total = sum(state.error_codes.values())
+        code = max(state.error_codes, key=lambda c: (state.error_codes[c], c))
+        evidence.append({"feature": "top_error_code_share", "value": _round(
+            state.error_codes[code] / total), "baseline": None, "error_code": code})
+    return Finding(kind, state.kind.name, state.scope_id, state.kind.entity_type,
+                   ctx.entity_id, account_id, round(score, 3), step, evidence, throttle_scope)
+
+
+_FEATURE_NAMES = {
+    "volume": "sends_in_window",
+    "conversion": "otp_conversion_rate",
+    "sequential": "sequential_number_share",
+    "premium": "premium_rate_number_share",
+    "new_country": "new_country_share",
+    "new_destination": "new_destination_share",
+    "new_key": "new_api_key_share",
+    "new_ip": "new_source_ip_share",
+    "url": "url_share",
+    "dup_body": "duplicate_body_share",
+    "delivered": "delivered_rate",
+    "dlr_coverage": "delivery_report_coverage",
+    "trees": "half_space_trees_score",
+}
+
+
+def _round(x: float) -> float:
+    return round(float(x), 4)
+
+
+def _dominant(counts: dict[str, int]) -> str | None:
+    total = sum(counts.values())
+    if not total:
+        return None
+    best = max(counts, key=lambda k: (counts[k], k))
+    return best if counts[best] / total >= DOMINANT_SHARE else None
+
+
+def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
+    """Narrowest scope holding the attack: account x prefix, then account, then prefix."""
+    depth = ctx.prefix_depth + 1
+    by_prefix: dict[str, int] = {}
+    for destination, count in state.last_step_destinations.items():
+        by_prefix[destination[:depth]] = by_prefix.get(destination[:depth], 0) + count
+    prefix = _dominant(by_prefix)
+    if state.kind.name == "prefix":
+        prefix = ctx.entity_id
+        top, top_share = state.top_account()
+        if top is not None and top_share >= DOMINANT_SHARE:
+            return {"account_id": top, "prefix": prefix}
+        return {"prefix": prefix}
+    scope = {"account_id": ctx.account_id or ""}
+    if prefix is not None:
+        scope["prefix"] = prefix
+    return scope
+
+
+def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
+    scope = {"account_id": ctx.account_id or ""}
+    key = ctx.entity_id if state.kind.name == "api_key" else _dominant(state.last_step_keys)
+    if key is not None:
+        scope["api_key_id"] = key
+    return scope
+
+
+def _number_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
+    top, top_share = state.top_account()
+    if top is not None and top_share >= DOMINANT_SHARE:
+        return {"account_id": top, "prefix": ctx.entity_id}
+    return {"prefix": ctx.entity_id}

@@ -1,0 +1,264 @@
+"""From findings to alerts and throttle commands: when to speak, when to act.
+
+An *episode* is one continuous finding of one kind on one entity. It opens when
+a finding reaches ``policy.warning_score`` (any score for ``anomaly``, which is
+only ever shown), stays open while the finding keeps coming back at the lower
+hysteresis level, and closes after ``policy.release_after_s`` of calm. Within an
+episode the policy alerts once, again when the severity escalates, and again
+after ``policy.cooldown_s`` if it is still going.
+
+Throttles go to the narrowest scope the finding proposes, expire by themselves
+(``expires_at``), are extended while the episode lasts, escalate from ``limit``
+to ``block`` on critical scores and on repeat offences (each repeat also doubles
+the time to live), and are released when the episode closes.
+
+Ids are hashes of what the finding is (entity, kind, episode start, sequence),
+never of wall-clock time or randomness, so a rerun emits the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from detector.config import Config
+from detector.findings import ANOMALY, THROTTLED_KINDS, Finding
+from detector.signing import sign_command
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+ALERTS, THROTTLE = "sms.alerts", "sms.throttle"
+
+
+@dataclass(slots=True)
+class Episode:
+    kind: str
+    entity_type: str
+    entity_id: str
+    opened_step: int
+    severity: str
+    last_alert_step: int
+    alerts: int = 0
+    last_finding_step: int = 0
+    throttle: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One record for an output topic (by role: sms.alerts, sms.throttle, sms.deadletter)."""
+
+    topic: str
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(slots=True)
+class PolicyState:
+    """What the policy remembers for one family entity (checkpointed with it)."""
+
+    episodes: dict[tuple[str, str, str], Episode] = field(default_factory=dict)
+    strikes: dict[str, int] = field(default_factory=dict)
+
+
+class Policy:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.p = config.policy
+        self.step_ms = config.detector.step_s * 1000
+        self.cooldown_steps = max(1, config.policy.cooldown_s // config.detector.step_s)
+        self.release_steps = max(1, config.policy.release_after_s // config.detector.step_s)
+        allow = config.allowlist
+        self.allowed_accounts = frozenset(allow.accounts)
+        self.allowed_prefixes = tuple(allow.prefixes)
+        self.allowed_numbers = frozenset(allow.numbers)
+
+    def open_for(self, state: PolicyState, entity_type: str, entity_id: str) -> bool:
+        return any(k[0] == entity_type and k[1] == entity_id for k in state.episodes)
+
+    def step(self, state: PolicyState, findings: list[Finding], step: int) -> list[Output]:
+        """Apply one closed step's findings (best per entity and kind); calm the rest."""
+        ts = (step + 1) * self.step_ms - 1
+        best: dict[tuple[str, str, str], Finding] = {}
+        for f in findings:
+            if self._allowlisted(f):
+                continue
+            key = (f.entity_type, f.entity_id, f.kind)
+            if key not in best or f.score > best[key].score:
+                best[key] = f
+        out: list[Output] = []
+        for key, finding in sorted(best.items()):
+            out.extend(self._on_finding(state, key, finding, step, ts))
+        for key in sorted(state.episodes):
+            if key not in best:
+                out.extend(self._on_calm(state, key, step, ts))
+        return out
+
+    # -- findings --------------------------------------------------------
+    def _severity(self, finding: Finding) -> str:
+        if finding.kind == ANOMALY:
+            return "info"
+        if finding.score >= self.p.critical_score:
+            return "critical"
+        return "warning" if finding.score >= self.p.warning_score else "info"
+
+    def _on_finding(self, state: PolicyState, key: tuple[str, str, str], finding: Finding,
+                    step: int, ts: int) -> list[Output]:
+        severity = self._severity(finding)
+        episode = state.episodes.get(key)
+        if episode is None:
+            if finding.kind != ANOMALY and finding.score < self.p.warning_score:
+                return []  # below the opening level: hysteresis only holds open episodes
+            episode = Episode(finding.kind, finding.entity_type, finding.entity_id,
+                              opened_step=step, severity=severity, last_alert_step=step)
+            state.episodes[key] = episode
+            alert_due = True
+        else:
+            escalated = SEVERITY_RANK[severity] > SEVERITY_RANK[episode.severity]
+            reminder = (finding.kind != ANOMALY
+                        and step - episode.last_alert_step >= self.cooldown_steps
+                        and SEVERITY_RANK[severity] >= SEVERITY_RANK[episode.severity])
+            alert_due = escalated or reminder
+            if escalated:
+                episode.severity = severity
+        episode.last_finding_step = step
+        out: list[Output] = []
+        action = self._action(finding, episode)
+        alert = None
+        if alert_due:
+            episode.alerts += 1
+            episode.last_alert_step = step
+            alert = self._alert(finding, episode, action, ts)
+            out.append(Output(ALERTS, finding.entity_id, alert))
+        if action != "none":
+            command = self._throttle(state, finding, episode, action, step, ts, alert)
+            if command is not None:
+                out.append(command)
+        return out
+
+    def _action(self, finding: Finding, episode: Episode) -> str:
+        if (finding.kind not in THROTTLED_KINDS or finding.throttle_scope is None
+                or self.p.dry_run or SEVERITY_RANK[episode.severity] < 1
+                or self._scope_allowlisted(finding.throttle_scope)):
+            return "none"
+        return "block" if episode.severity == "critical" else "throttle"
+
+    def _alert(self, finding: Finding, episode: Episode, action: str, ts: int) -> dict[str, Any]:
+        alert_id = "al-" + _digest(finding.entity_type, finding.entity_id, finding.kind,
+                                   episode.opened_step, episode.alerts, episode.severity)
+        alert: dict[str, Any] = {
+            "alert_id": alert_id,
+            "ts": ts,
+            "kind": finding.kind,
+            "severity": episode.severity,
+            "entity": {"type": finding.entity_type, "id": finding.entity_id},
+            "score": finding.score,
+            "evidence": finding.evidence,
+            "action": action,
+            "scope_kind": finding.scope_kind,
+            "episode_start_ts": episode.opened_step * self.step_ms,
+        }
+        if finding.account_id:
+            alert["account_id"] = finding.account_id
+        if finding.throttle_scope is not None and action != "none":
+            alert["throttle_scope"] = finding.throttle_scope
+        return alert
+
+    def _throttle(self, state: PolicyState, finding: Finding, episode: Episode, action: str,
+                  step: int, ts: int, alert: dict[str, Any] | None) -> Output | None:
+        current = episode.throttle
+        active = current is not None and current["expires_at"] > ts
+        if active:
+            # One scope per episode: the first proposal is the attack's core, and
+            # a command per step for each neighbouring prefix would flood gateways.
+            scope, scope_key = current["scope"], current["scope_key"]
+            strikes = state.strikes.get(scope_key, 1) - 1
+        else:
+            scope = {k: v for k, v in sorted((finding.throttle_scope or {}).items()) if v}
+            scope_key = _canonical(scope)
+            strikes = state.strikes.get(scope_key, 0)
+        command_action = "block" if action == "block" or strikes >= 2 else "limit"
+        if active and current["action"] == "block":
+            command_action = "block"  # extending never softens a block
+        ttl_ms = min(self.p.throttle_ttl_s * 2**strikes, self.p.max_throttle_ttl_s) * 1000
+        if active:
+            stronger = command_action == "block" and current["action"] == "limit"
+            expiring = current["expires_at"] - ts < ttl_ms // 3
+            if not stronger and not expiring:
+                return None
+        else:
+            state.strikes[scope_key] = strikes + 1
+        alert_id = alert["alert_id"] if alert else (current or {}).get("alert_id")
+        command: dict[str, Any] = {
+            "command_id": "cmd-" + _digest(scope_key, command_action, step, alert_id),
+            "ts": ts,
+            "action": command_action,
+            "scope": scope,
+            "expires_at": ts + ttl_ms,
+            "reason": f"{finding.kind} on {finding.entity_type} {finding.entity_id} "
+                      f"(score {finding.score:.1f}, alert {alert_id})",
+            "alert_id": alert_id,
+        }
+        if command_action == "limit":
+            command["rate_per_s"] = self.p.throttle_rate_per_s
+        episode.throttle = {"scope_key": scope_key, "scope": scope, "action": command_action,
+                            "expires_at": command["expires_at"], "alert_id": alert_id}
+        return self._command_output(command)
+
+    # -- calm --------------------------------------------------------------
+    def _on_calm(self, state: PolicyState, key: tuple[str, str, str], step: int, ts: int
+                 ) -> list[Output]:
+        episode = state.episodes[key]
+        if step - episode.last_finding_step < self.release_steps:
+            return []
+        del state.episodes[key]
+        throttle = episode.throttle
+        if throttle is None or throttle["expires_at"] <= ts:
+            return []
+        command = {
+            "command_id": "cmd-" + _digest(throttle["scope_key"], "release", step,
+                                           throttle["alert_id"]),
+            "ts": ts,
+            "action": "release",
+            "scope": throttle["scope"],
+            "expires_at": throttle["expires_at"],
+            "reason": f"{episode.kind} on {episode.entity_type} {episode.entity_id} is normal "
+                      f"again (alert {throttle['alert_id']})",
+            "alert_id": throttle["alert_id"],
+        }
+        return [self._command_output(command)]
+
+    def _command_output(self, command: dict[str, Any]) -> Output:
+        if self.config.signing.key:
+            command = sign_command(command, self.config.signing.key)
+        scope = command["scope"]
+        key = scope.get("account_id") or scope.get("prefix") or scope.get("country") or ""
+        return Output(THROTTLE, key, command)
+
+    # -- allowlists ------------------------------------------------------
+    def _allowlisted(self, finding: Finding) -> bool:
+        if finding.account_id in self.allowed_accounts:
+            return True
+        if finding.entity_type == "destination" and finding.entity_id in self.allowed_numbers:
+            return True
+        return finding.entity_type in ("prefix", "destination") and finding.entity_id.startswith(
+            self.allowed_prefixes or ("\0",))
+
+    def _scope_allowlisted(self, scope: dict[str, str]) -> bool:
+        if scope.get("account_id") in self.allowed_accounts:
+            return True
+        prefix = scope.get("prefix")
+        if prefix is None:
+            return False
+        if prefix in self.allowed_numbers:
+            return True
+        # A throttle on a range that holds an allowlisted number or prefix would hit it too.
+        return any(p.startswith(prefix) or prefix.startswith(p)
+                   for p in (*self.allowed_prefixes, *self.allowed_numbers))
+
+
+def _canonical(scope: dict[str, str]) -> str:
+    return "|".join(f"{k}={v}" for k, v in sorted(scope.items()))
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]

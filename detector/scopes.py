@@ -1,0 +1,457 @@
+"""One scope of features: an account, an API key, an account in one country, a
+destination prefix, a destination number or a route.
+
+A :class:`ScopeState` gathers records into the open step, and when the step
+closes it derives the history-dependent counts, slides its windows, and (when
+there is enough traffic to judge) turns windows and baselines into *signals*:
+named surprises with the observed value and the baseline, ready to be read by
+the finding rules and shown to a person as evidence.
+
+Baselines learn lazily, at most once a minute for a quiet scope, and never from
+steps that raised a finding: an attack must not become the new normal.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from dataclasses import dataclass, field
+
+from detector.features import (
+    DELIVERED,
+    DLRS,
+    DUP_BODY,
+    MONEY,
+    NEW_COUNTRY,
+    NEW_DEST,
+    NEW_IP,
+    NEW_KEY,
+    OTP,
+    OTP_NUMBERS,
+    PREMIUM,
+    SENDS,
+    SEQUENTIAL,
+    URL,
+    VERIFIED,
+    VERIFIED_NUMBERS,
+    WIDTH,
+    StepBuffer,
+    sequential_count,
+    share,
+)
+from detector.sketches import RotatingBloom
+from detector.windows import SlidingSums
+from models.halfspace import SquashedHalfSpaceTrees
+from models.proportion import ProportionBaseline
+from models.rate import SeasonalRate
+
+# Window indices (lengths in steps are set from config by ScopeKind.windows()).
+W1, W10, W60, WCONV, WDLR = range(5)
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class ScopeKind:
+    """What a kind of scope tracks, its population priors and its gates."""
+
+    name: str
+    entity_type: str  # the contract's entity type an alert names
+    track_destinations: bool = False
+    track_bodies: bool = False
+    track_origin: bool = False
+    prior_rate_per_min: float = 1.0
+    min_sends: int = 5  # 10-minute sends before the scope is judged on sends
+    min_dlrs: int = 20  # 10-minute DLRs before delivery is judged
+    use_trees: bool = False
+    # Population shares a new scope is assumed to have until its own history speaks.
+    priors: dict[str, float] = field(default_factory=dict)
+
+
+DEFAULT_PRIORS = {
+    "conversion": 0.75,
+    "delivered": 0.92,
+    "dlr_coverage": 0.9,
+    "url": 0.05,
+    "dup_body": 0.5,
+    "new_destination": 0.3,
+    "new_country": 0.02,
+    "sequential": 0.01,
+    "premium": 0.02,
+    "new_key": 0.01,
+    "new_ip": 0.05,
+}
+
+KINDS: dict[str, ScopeKind] = {
+    k.name: k
+    for k in (
+        ScopeKind("account", "account", True, True, True, prior_rate_per_min=2.0,
+                  use_trees=True, priors=DEFAULT_PRIORS),
+        ScopeKind("api_key", "api_key", True, True, False, prior_rate_per_min=2.0,
+                  priors=DEFAULT_PRIORS),
+        ScopeKind("account_country", "account", True, False, False, prior_rate_per_min=0.5,
+                  priors=DEFAULT_PRIORS),
+        ScopeKind("prefix", "prefix", True, False, False, prior_rate_per_min=0.5,
+                  priors=DEFAULT_PRIORS),
+        ScopeKind("destination", "destination", False, False, False,
+                  prior_rate_per_min=0.02, min_sends=8, priors=DEFAULT_PRIORS),
+        ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
+                  priors=DEFAULT_PRIORS),
+    )
+}
+
+# Share signals: name -> (numerator field, direction).
+SHARE_SIGNALS = {
+    "url": (URL, "up"),
+    "dup_body": (DUP_BODY, "up"),
+    "new_destination": (NEW_DEST, "up"),
+    "new_country": (NEW_COUNTRY, "up"),
+    "sequential": (SEQUENTIAL, "up"),
+    "premium": (PREMIUM, "up"),
+    "new_key": (NEW_KEY, "up"),
+    "new_ip": (NEW_IP, "up"),
+}
+SHARES_BY_KIND = {
+    "account": ("url", "dup_body", "new_destination", "new_country", "sequential", "premium",
+                "new_key", "new_ip"),
+    "api_key": ("url", "dup_body", "new_destination", "new_country", "premium", "new_ip"),
+    "account_country": ("new_destination", "sequential", "premium"),
+    "prefix": ("sequential", "premium"),
+    "destination": (),
+    "route": (),
+}
+RECENT_NUMBERS_STEPS = 6  # sequential numbers: compare with the last minute
+RECENT_CAP = 4096
+TREES_AFTER_LESSONS = 30  # bounded memories of recent destinations, bodies, origins
+
+
+@dataclass(slots=True)
+class Signal:
+    """One explained surprise: how unlikely ``value`` is next to ``baseline``."""
+
+    surprise: float
+    value: float
+    baseline: float
+
+
+class ScopeState:
+    """Windows, baselines and short memories of one scope instance."""
+
+    def __init__(self, kind: ScopeKind, scope_id: str, step_ms: int, grace_steps: int,
+                 seed: int) -> None:
+        self.kind = kind
+        self.scope_id = scope_id
+        self.step_ms = step_ms
+        self.steps_per_min = max(1, MINUTE_MS // step_ms)
+        spm = self.steps_per_min
+        windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
+                   (10 * spm, max(1, grace_steps // 2)))
+        self.sums = SlidingSums(WIDTH, windows)
+        self.open: dict[int, StepBuffer] = {}
+        self.last_closed: int | None = None
+        self.first_step: int | None = None
+        self.seed = seed
+        self.rate = SeasonalRate(prior_rate=kind.prior_rate_per_min / spm,
+                                 prior_weight=3.0 * spm, half_life_steps=360.0 * spm)
+        self.shares: dict[str, ProportionBaseline] = {}
+        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.5)
+        self.delivered = ProportionBaseline(kind.priors["delivered"], "down", min_effect=0.3)
+        self.dlr_coverage = ProportionBaseline(kind.priors["dlr_coverage"], "down",
+                                               min_effect=0.5)
+        self.trees: SquashedHalfSpaceTrees | None = None
+        self.judged_lessons = 0
+        # Short memories (bounded) for close-time features.
+        self.recent_destinations: dict[str, int] = {}
+        self.recent_numbers: deque[tuple[int, list[int]]] = deque()
+        self.number_pool: list[int] = []
+        self.recent_fingerprints: dict[int, int] = {}
+        self.recent_otp_numbers: dict[str, int] = {}
+        self.recent_verified_numbers: dict[str, int] = {}
+        self.seen_countries: dict[str, int] = {}
+        self.seen_keys: dict[str, int] = {}
+        self.seen_ips: dict[str, int] = {}
+        self.recent_accounts: dict[str, float] = {}
+        self.error_codes: dict[str, float] = {}
+        self.last_step_destinations: dict[str, int] = {}
+        self.last_step_keys: dict[str, int] = {}
+        # Lazy learning: what closed since the baselines last learnt.
+        self.pending = [0.0] * WIDTH
+        self.last_learn_step: int | None = None
+        self.last_judged_step: int | None = None
+
+    # -- gathering -------------------------------------------------------
+    def buffer(self, step: int) -> StepBuffer:
+        buf = self.open.get(step)
+        if buf is None:
+            buf = self.open[step] = StepBuffer()
+        return buf
+
+    # -- closing ---------------------------------------------------------
+    def close(self, step: int, seen: RotatingBloom | None) -> StepBuffer:
+        """Fold the open step into the windows; return its buffer (now closed)."""
+        buf = self.open.pop(step)
+        v = buf.values
+        if self.first_step is None:
+            self.first_step = step
+        if self.kind.track_destinations and buf.destinations:
+            self._close_destinations(step, buf, seen)
+        if self.kind.track_bodies and buf.fingerprints:
+            self._close_bodies(step, buf)
+        if buf.otp_numbers:
+            v[OTP_NUMBERS] = _fresh(buf.otp_numbers, self.recent_otp_numbers, step,
+                                    10 * self.steps_per_min)
+        if buf.verified_numbers:
+            v[VERIFIED_NUMBERS] = _fresh(buf.verified_numbers, self.recent_verified_numbers,
+                                         step, 10 * self.steps_per_min)
+        if self.kind.track_origin:
+            v[NEW_COUNTRY] = _novel(buf.countries, self.seen_countries, step)
+            v[NEW_KEY] = _novel(buf.keys, self.seen_keys, step)
+            v[NEW_IP] = _novel(buf.ips, self.seen_ips, step)
+            self.last_step_keys = buf.keys
+        if self.young(step):
+            # Everything is new to a new scope: novelty only means something
+            # against a history, so it is remembered but not counted yet.
+            v[NEW_DEST] = v[NEW_COUNTRY] = v[NEW_KEY] = v[NEW_IP] = 0.0
+        self._remember_accounts(buf.accounts)
+        self._remember_codes(buf.error_codes)
+        self.sums.add(step, v)
+        self.last_closed = step
+        for j, x in enumerate(v):
+            if x:
+                self.pending[j] += x
+        return buf
+
+    def advance_to(self, step: int) -> None:
+        self.sums.advance(step)
+
+    def _close_destinations(self, step: int, buf: StepBuffer, seen: RotatingBloom | None) -> None:
+        v = buf.values
+        if seen is not None:
+            v[NEW_DEST] = sum(c for d, c in buf.destinations.items() if not seen.add(d))
+        recent = self.recent_destinations
+        for d in buf.destinations:
+            recent.pop(d, None)
+            recent[d] = step
+        horizon = step - 10 * self.steps_per_min
+        while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
+            del recent[next(iter(recent))]
+        # A sorted pool of the last minute's numbers, kept incrementally: sorting
+        # it afresh at every close would cost more than everything else here.
+        numbers, pool = self.recent_numbers, self.number_pool
+        while numbers and (numbers[0][0] <= step - RECENT_NUMBERS_STEPS
+                           or len(pool) > RECENT_CAP):
+            for n in numbers.popleft()[1]:
+                del pool[bisect_left(pool, n)]
+        fresh = [int(d[1:]) for d in buf.destinations]
+        numbers.append((step, fresh))
+        for n in fresh:
+            insort(pool, n)
+        v[SEQUENTIAL] = sequential_count(buf.destinations, pool)
+        self.last_step_destinations = buf.destinations
+
+    def _close_bodies(self, step: int, buf: StepBuffer) -> None:
+        recent = self.recent_fingerprints
+        dup = 0
+        for fp, count in buf.fingerprints.items():
+            dup += count if fp in recent else count - 1
+            recent.pop(fp, None)
+            recent[fp] = step
+        horizon = step - 10 * self.steps_per_min
+        while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
+            del recent[next(iter(recent))]
+        buf.values[DUP_BODY] = dup
+
+    def _remember_accounts(self, accounts: dict[str, int]) -> None:
+        if not accounts:
+            return
+        mem = self.recent_accounts
+        for key in list(mem):
+            mem[key] *= 0.9
+            if mem[key] < 0.05:
+                del mem[key]
+        for account, count in accounts.items():
+            mem[account] = mem.get(account, 0.0) + count
+        if len(mem) > RECENT_CAP:
+            for key in sorted(mem, key=mem.__getitem__)[: len(mem) - RECENT_CAP]:
+                del mem[key]
+
+    def _remember_codes(self, codes: dict[str, int]) -> None:
+        mem = self.error_codes
+        for key in list(mem):
+            mem[key] *= 0.9
+            if mem[key] < 0.05:
+                del mem[key]
+        for code, count in codes.items():
+            mem[code] = mem.get(code, 0.0) + count
+
+    # -- judging ---------------------------------------------------------
+    def young(self, step: int) -> bool:
+        """True during the first half hour: too little history to call anything new."""
+        return self.first_step is None or step - self.first_step < 30 * self.steps_per_min
+
+    def ready(self) -> bool:
+        t10 = self.sums.totals(W10)
+        return t10[SENDS] >= self.kind.min_sends or t10[DLRS] >= self.kind.min_dlrs
+
+    def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
+        """Judge once a minute, or at once when this step alone is a burst.
+
+        Judging costs far more than gathering; a minute's cadence bounds the
+        delay of slow signals (conversion, delivery) while a volume burst is
+        judged the moment its step closes.
+        """
+        if self.last_judged_step is None or step - self.last_judged_step >= self.steps_per_min:
+            return True
+        if closed[SENDS] < 3:
+            return False
+        ts = (step + 1) * self.step_ms
+        return self.rate.score_one({"ts": ts, "count": closed[SENDS], "span": 1}) >= burst_surprise
+
+    def signals(self, step: int) -> dict[str, Signal]:
+        """Surprises of the windows ending at ``step`` against the baselines."""
+        self.last_judged_step = step
+        kind, spm = self.kind, self.steps_per_min
+        t1, t10 = self.sums.totals(W1), self.sums.totals(W10)
+        ts = (step + 1) * self.step_ms
+        out: dict[str, Signal] = {}
+        if t10[SENDS] >= kind.min_sends:
+            v1 = self.rate.score_one({"ts": ts, "count": t1[SENDS], "span": spm})
+            v10 = self.rate.score_one({"ts": ts, "count": t10[SENDS], "span": 10 * spm})
+            if v1 >= v10:
+                out["volume"] = Signal(v1, t1[SENDS], self.rate.expected(ts, spm))
+            else:
+                out["volume"] = Signal(v10, t10[SENDS], self.rate.expected(ts, 10 * spm))
+            for name in SHARES_BY_KIND[kind.name]:
+                out[name] = self._share_signal(name, t1, t10)
+        conv = self.sums.totals(WCONV)
+        if conv[OTP] >= 5:
+            hits, trials = self._conversion_counts(t10, conv)
+            out["conversion"] = Signal(
+                self.conversion.score_one({"hits": hits, "trials": trials}),
+                share(hits, trials), self.conversion.mean)
+        if t10[DLRS] >= kind.min_dlrs:
+            out["delivered"] = Signal(
+                self.delivered.score_one({"hits": t10[DELIVERED], "trials": t10[DLRS]}),
+                share(t10[DELIVERED], t10[DLRS]), self.delivered.mean)
+        sent = self.sums.totals(WDLR)[SENDS]
+        if kind.name == "route" and sent >= kind.min_dlrs:
+            got = min(t10[DLRS], sent)
+            out["dlr_coverage"] = Signal(
+                self.dlr_coverage.score_one({"hits": got, "trials": sent}),
+                share(got, sent), self.dlr_coverage.mean)
+        if kind.use_trees and self.trees is not None and "volume" in out:
+            out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
+        return out
+
+    def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
+        """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
+        if self.kind.name == "destination":
+            return min(recent[VERIFIED], matured[OTP]), matured[OTP]
+        trials = matured[OTP_NUMBERS]
+        return min(recent[VERIFIED_NUMBERS], trials), trials
+
+    def _share_signal(self, name: str, t1: list[float], t10: list[float]) -> Signal:
+        field_index, direction = SHARE_SIGNALS[name]
+        model = self.shares.get(name)
+        if model is None:
+            model = self.shares[name] = ProportionBaseline(self.kind.priors[name], direction)
+        s1 = model.score_one({"hits": t1[field_index], "trials": t1[SENDS]})
+        s10 = model.score_one({"hits": t10[field_index], "trials": t10[SENDS]})
+        window = t1 if s1 >= s10 else t10
+        return Signal(max(s1, s10), share(window[field_index], window[SENDS]), model.mean)
+
+    def _tree_features(self, signals: dict[str, Signal]) -> dict[str, float]:
+        vol = signals["volume"]
+        x = {"volume_ratio": vol.value / max(vol.baseline, 1e-6)}
+        for name in SHARES_BY_KIND[self.kind.name]:
+            x[name] = signals[name].value
+        return x
+
+    # -- learning --------------------------------------------------------
+    def learn(self, step: int, flagged: bool, signals: dict[str, Signal] | None = None) -> None:
+        """Fold what closed since the last lesson into the baselines, unless flagged."""
+        span = step - self.last_learn_step if self.last_learn_step is not None else 1
+        self.last_learn_step = step
+        pending, self.pending = self.pending, [0.0] * WIDTH
+        if flagged or span <= 0:
+            return
+        ts = (step + 1) * self.step_ms
+        self.rate.learn_one({"ts": ts, "count": pending[SENDS], "span": span})
+        if pending[SENDS]:
+            for name in SHARES_BY_KIND[self.kind.name]:
+                model = self.shares.get(name)
+                if model is None:
+                    model = self.shares[name] = ProportionBaseline(
+                        self.kind.priors[name], SHARE_SIGNALS[name][1])
+                model.learn_one({"hits": pending[SHARE_SIGNALS[name][0]],
+                                 "trials": pending[SENDS]})
+        if pending[DLRS]:
+            self.delivered.learn_one({"hits": pending[DELIVERED], "trials": pending[DLRS]})
+        conv = self.sums.totals(WCONV)
+        if conv[OTP] >= 1:
+            # The conversion window spans ten minutes; learn the part that is new.
+            weight = min(1.0, span / (10 * self.steps_per_min))
+            t10 = self.sums.totals(W10)
+            hits, trials = self._conversion_counts(t10, conv)
+            self.conversion.learn_one({"hits": hits * weight, "trials": trials * weight})
+        if self.kind.name == "route":
+            sent = self.sums.totals(WDLR)[SENDS]
+            if sent:
+                weight = min(1.0, span / (10 * self.steps_per_min))
+                got = min(self.sums.totals(W10)[DLRS], sent)
+                self.dlr_coverage.learn_one({"hits": got * weight, "trials": sent * weight})
+        if self.kind.use_trees and signals and "volume" in signals:
+            self.judged_lessons += 1
+            # Building the trees costs milliseconds: only for scopes busy enough
+            # to have been judged many times, the ones whose normal is rich.
+            if self.trees is None and self.judged_lessons >= TREES_AFTER_LESSONS:
+                self.trees = SquashedHalfSpaceTrees(scales={"volume_ratio": 1.0},
+                                                    seed=self.seed, warmup=30, window_size=30)
+            if self.trees is not None:
+                self.trees.learn_one(self._tree_features(signals))
+
+    def learn_due(self, step: int) -> bool:
+        """Quiet scopes learn once a minute at most: cheap, and enough for a rate."""
+        return self.last_learn_step is None or step - self.last_learn_step >= self.steps_per_min
+
+    # -- evidence helpers ------------------------------------------------
+    def top_account(self) -> tuple[str | None, float]:
+        mem = self.recent_accounts
+        if not mem:
+            return None, 0.0
+        best = max(mem, key=lambda k: (mem[k], k))
+        return best, mem[best] / sum(mem.values())
+
+    def money(self, window: int = W10) -> float:
+        return self.sums.totals(window)[MONEY]
+
+    def sends(self, window: int = W1) -> float:
+        return self.sums.totals(window)[SENDS]
+
+    def otp_sends(self) -> float:
+        return self.sums.totals(W10)[OTP]
+
+
+def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: int) -> float:
+    """How many keys of ``current`` were not seen in the last ``horizon`` steps (bounded)."""
+    fresh = 0
+    for key in current:
+        last = recent.pop(key, None)
+        if last is None or last <= step - horizon:
+            fresh += 1
+        recent[key] = step
+    while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= step - horizon):
+        del recent[next(iter(recent))]
+    return fresh
+
+
+def _novel(current: dict[str, int], seen: dict[str, int], step: int) -> float:
+    """Sends in ``current`` whose key ``seen`` does not hold; then remember them (bounded)."""
+    novel = 0
+    for key, count in current.items():
+        if key not in seen:
+            novel += count
+        seen[key] = step
+    if len(seen) > RECENT_CAP:
+        for key in sorted(seen, key=seen.__getitem__)[: len(seen) - RECENT_CAP]:
+            del seen[key]
+    return novel

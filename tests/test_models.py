@@ -1,0 +1,85 @@
+"""Models: baselines adapt to a new normal, never learn from flagged windows, start warm."""
+
+from __future__ import annotations
+
+import random
+
+from detector.config import Config
+from detector.families import FamilyProcessor
+from detector.records import RecordParser
+from models.halfspace import SquashedHalfSpaceTrees
+from models.proportion import ProportionBaseline
+from models.rate import SeasonalRate
+
+STEP_MS = 10_000
+
+
+def _feed(model: SeasonalRate, start: int, steps: int, mean: float, rng: random.Random) -> None:
+    for step in range(start, start + steps):
+        count = sum(1 for _ in range(int(mean * 4)) if rng.random() < 0.25)
+        model.learn_one({"ts": step * STEP_MS, "count": count, "span": 1})
+
+
+def test_rate_baseline_adapts_to_a_level_shift() -> None:
+    rng = random.Random(3)
+    model = SeasonalRate(prior_rate=1.0, half_life_steps=360)
+    _feed(model, 0, 2000, 2.0, rng)
+    assert 1.8 < model.rate < 2.2
+    shifted = {"ts": 2000 * STEP_MS, "count": 60, "span": 6}
+    assert model.score_one(shifted) > 6
+    _feed(model, 2000, 3000, 10.0, rng)
+    assert 9.0 < model.rate < 11.0
+    assert model.score_one({"ts": 5000 * STEP_MS, "count": 60, "span": 6}) < 1
+
+
+def test_new_entities_borrow_the_population_prior() -> None:
+    model = SeasonalRate(prior_rate=0.5, prior_weight=30)
+    assert model.rate == 0.5
+    assert model.score_one({"ts": 0, "count": 3, "span": 6}) == 0.0
+    assert model.score_one({"ts": 0, "count": 40, "span": 6}) > 6
+
+
+def test_proportion_baseline_is_directional_and_needs_a_real_effect() -> None:
+    url = ProportionBaseline(prior=0.05, direction="up")
+    for _ in range(100):
+        url.learn_one({"hits": 1, "trials": 20})
+    assert url.score_one({"hits": 0, "trials": 100}) == 0.0
+    assert url.score_one({"hits": 6, "trials": 100}) == 0.0  # a wobble, not an attack
+    assert url.score_one({"hits": 90, "trials": 100}) > 20
+
+
+def test_half_space_trees_warm_up_before_scoring() -> None:
+    model = SquashedHalfSpaceTrees(scales={"n": 5.0}, warmup=10, window_size=10)
+    assert model.score_one({"n": 1000}) == 0.0
+    for i in range(50):
+        model.learn_one({"n": 4 + i % 3})
+    assert model.score_one({"n": 1000}) > model.score_one({"n": 5})
+
+
+def _sends(parser: RecordParser, start_s: int, seconds: int, per_s: float, account: str):
+    n = 0
+    for t in range(int(seconds * per_s)):
+        n += 1
+        yield parser.parse("sms.send", {
+            "message_id": f"{account}-{start_s}-{n}", "ts": 1_772_438_400_000
+            + int((start_s + t / per_s) * 1000), "account_id": account,
+            "destination": f"+4915112{(n * 7919) % 1_000_000:06d}", "category": "transactional",
+        })
+
+
+def test_flagged_windows_do_not_teach_the_baseline() -> None:
+    """An attack that goes on for an hour must still look like an attack."""
+    config = Config()
+    quiet, loud = FamilyProcessor("account", config), FamilyProcessor("account", config)
+    parser = RecordParser()
+    for proc in (quiet, loud):
+        for ev in _sends(parser, 0, 3600, 0.2, "acct_a"):
+            proc.process(ev)
+    before = loud.entities["acct_a"].scopes["account:acct_a"].rate.rate
+    alerts = []
+    for ev in _sends(parser, 3600, 3600, 20.0, "acct_a"):
+        alerts += loud.process(ev)
+    after = loud.entities["acct_a"].scopes["account:acct_a"].rate.rate
+    assert any(o.topic == "sms.alerts" for o in alerts)
+    # it alerted, and the flagged hour left the learnt level where it was
+    assert after < before * 2

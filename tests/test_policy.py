@@ -1,0 +1,128 @@
+"""Alert and throttle policy: cooldown, escalation, expiry, release, dry run, allowlists, ids."""
+
+from __future__ import annotations
+
+from detector.config import Config
+from detector.findings import Finding
+from detector.policy import Policy, PolicyState
+from detector.signing import verify_command
+
+STEP_S = 10
+
+
+def _finding(score: float, kind: str = "sms_pumping", step: int = 0,
+             entity: str = "acct_1") -> Finding:
+    return Finding(kind=kind, scope_kind="account", scope_id=entity, entity_type="account",
+                   entity_id=entity, account_id=entity, score=score, step=step,
+                   evidence=[{"feature": "sends_in_window", "value": 90.0, "baseline": 3.0}],
+                   throttle_scope={"account_id": entity, "prefix": "+23670"})
+
+
+def _run(config: Config, scores: dict[int, float], until: int, kind: str = "sms_pumping"
+         ) -> list:
+    policy, state, out = Policy(config), PolicyState(), []
+    for step in range(until):
+        findings = [_finding(scores[step], kind, step)] if step in scores else []
+        out += policy.step(state, findings, step)
+    return out
+
+
+def _alerts(out: list) -> list[dict]:
+    return [o.value for o in out if o.topic == "sms.alerts"]
+
+
+def _commands(out: list) -> list[dict]:
+    return [o.value for o in out if o.topic == "sms.throttle"]
+
+
+def test_one_alert_per_cooldown_while_the_finding_persists() -> None:
+    config = Config()
+    cooldown_steps = config.policy.cooldown_s // STEP_S
+    out = _run(config, {s: 8.0 for s in range(cooldown_steps + 5)}, cooldown_steps + 5)
+    alerts = _alerts(out)
+    assert [a["ts"] // 10_000 for a in alerts] == [0, cooldown_steps]
+    assert all(a["severity"] == "warning" for a in alerts)
+
+
+def test_escalation_re_alerts_and_hardens_the_throttle() -> None:
+    out = _run(Config(), {0: 8.0, 1: 8.0, 2: 30.0, 3: 30.0}, 4)
+    assert [a["severity"] for a in _alerts(out)] == ["warning", "critical"]
+    assert [c["action"] for c in _commands(out)] == ["limit", "block"]
+    limit = _commands(out)[0]
+    assert limit["rate_per_s"] > 0 and limit["scope"] == {"account_id": "acct_1",
+                                                          "prefix": "+23670"}
+
+
+def test_commands_expire_by_themselves_and_are_released_when_calm() -> None:
+    config = Config()
+    release_steps = config.policy.release_after_s // STEP_S
+    out = _run(config, {0: 30.0, 1: 30.0}, 2 + release_steps + 1)
+    first, last = _commands(out)[0], _commands(out)[-1]
+    assert first["expires_at"] - first["ts"] == config.policy.throttle_ttl_s * 1000
+    assert last["action"] == "release" and last["scope"] == first["scope"]
+    assert last["alert_id"] == first["alert_id"]
+
+
+def test_a_long_episode_extends_its_throttle_before_it_expires() -> None:
+    config = Config()
+    ttl_steps = config.policy.throttle_ttl_s // STEP_S
+    out = _run(config, {s: 30.0 for s in range(ttl_steps + 5)}, ttl_steps + 5)
+    blocks = [c for c in _commands(out) if c["action"] == "block"]
+    assert len(blocks) == 2
+    assert blocks[1]["ts"] < blocks[0]["expires_at"] < blocks[1]["expires_at"]
+
+
+def test_repeat_offences_escalate_and_live_longer() -> None:
+    config = Config()
+    policy, state = Policy(config), PolicyState()
+    gap = config.policy.release_after_s // STEP_S + 2
+    commands = []
+    for episode in range(3):
+        start = episode * 2 * gap
+        commands += _commands(policy.step(state, [_finding(8.0, step=start)], start))
+        for step in range(start + 1, start + gap):
+            policy.step(state, [], step)
+    assert [c["action"] for c in commands] == ["limit", "limit", "block"]
+    ttls = [c["expires_at"] - c["ts"] for c in commands]
+    assert ttls[0] < ttls[1] < ttls[2]
+
+
+def test_below_warning_opens_nothing_but_hysteresis_holds_an_open_episode() -> None:
+    config = Config()
+    assert _run(config, {0: 4.0, 1: 4.0}, 2) == []
+    out = _run(config, {0: 8.0, **{s: 4.0 for s in range(1, 100)}}, 100)
+    assert not any(c["action"] == "release" for c in _commands(out))
+
+
+def test_dry_run_alerts_but_sends_no_commands() -> None:
+    config = Config()
+    config.policy.dry_run = True
+    out = _run(config, {0: 30.0, 1: 30.0}, 2)
+    assert len(_alerts(out)) == 1 and _alerts(out)[0]["action"] == "none"
+    assert _commands(out) == []
+
+
+def test_allowlisted_accounts_and_prefixes_are_never_throttled() -> None:
+    config = Config()
+    config.allowlist.accounts = ["acct_1"]
+    assert _run(config, {0: 30.0}, 1) == []
+    config = Config()
+    config.allowlist.prefixes = ["+236"]
+    out = _run(config, {0: 30.0}, 1)
+    assert _commands(out) == [] and _alerts(out)[0]["action"] == "none"
+
+
+def test_anomalies_are_shown_not_acted_on() -> None:
+    out = _run(Config(), {0: 50.0}, 1, kind="anomaly")
+    assert _alerts(out)[0]["severity"] == "info" and _commands(out) == []
+
+
+def test_ids_are_stable_across_runs_and_commands_are_signed() -> None:
+    config = Config()
+    config.signing.key = "s3cret"
+    scores = {0: 8.0, 3: 30.0}
+    first, second = _run(config, scores, 5), _run(config, scores, 5)
+    assert [o.value for o in first] == [o.value for o in second]
+    assert all(verify_command(c, "s3cret") for c in _commands(first))
+    ids = [a["alert_id"] for a in _alerts(first)]
+    assert len(set(ids)) == len(ids)
