@@ -57,9 +57,8 @@ def test_half_space_trees_warm_up_before_scoring() -> None:
 
 
 def _sends(parser: RecordParser, start_s: int, seconds: int, per_s: float, account: str):
-    n = 0
     for t in range(int(seconds * per_s)):
-        n += 1
+        n = t + 1
         yield parser.parse("sms.send", {
             "message_id": f"{account}-{start_s}-{n}", "ts": 1_772_438_400_000
             + int((start_s + t / per_s) * 1000), "account_id": account,
