@@ -208,3 +208,23 @@ def test_large_pipelines_keep_replies_in_request_order(store, client):
         "blocked" if i % 3 == 0 else "no_throttle" for i in range(1001)
     ]
     assert client.check_many([]) == []
+
+
+def test_a_script_error_in_redis_answers_by_the_fail_mode(store, redis_url):
+    """Out of memory, the bucket cannot be written: the gateway gets its fail mode, no raise."""
+    apply(store, "oom-l", "limit", {"account_id": "A"}, rate_per_s=5.0)
+    apply(store, "oom-b", "block", {"account_id": "B"})
+    raw = redis.Redis.from_url(redis_url)
+    raw.config_set("maxmemory", "1")
+    try:
+        for mode, allowed in (("open", True), ("closed", False)):
+            c = AdmissionClient(redis_url, fail_mode=mode, timeout_ms=1000)
+            d = c.check("A", "+4915112345678")
+            assert (d.allowed, d.reason) == (allowed, "redis_error")
+            # Paths that write nothing still decide normally.
+            assert c.check("B", "+4915112345678").reason == "blocked"
+            assert c.check("C", "+4915112345678").reason == "no_throttle"
+            c.close()
+    finally:
+        raw.config_set("maxmemory", "0")
+        raw.close()

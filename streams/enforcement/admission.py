@@ -14,6 +14,7 @@ fail-open or fail-closed answer, never a hang.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,8 @@ from redis.exceptions import NoScriptError
 
 from detector.enrichment import NumberEnricher
 from streams.enforcement.store import connect, load_script
+
+log = logging.getLogger("smsguard.admission")
 
 FAIL_MODES = ("open", "closed")
 # Answer given with a fail-closed deny: when a gateway should ask again.
@@ -41,7 +44,8 @@ class Decision:
     """Outcome of one admission check.
 
     ``reason``: ``no_throttle``, ``within_limit``, ``blocked``, ``rate_limited``,
-    or ``redis_unavailable`` (then ``allowed`` follows the fail mode).
+    or ``redis_unavailable`` / ``redis_error`` (Redis unreachable, or the script
+    failed there, e.g. out of memory: then ``allowed`` follows the fail mode).
     ``scope``: the canonical scope that decided, or None.
     """
 
@@ -52,7 +56,7 @@ class Decision:
 
     @property
     def metric_label(self) -> str:
-        if self.reason == "redis_unavailable":
+        if self.reason in ("redis_unavailable", "redis_error"):
             return "error"
         if self.allowed:
             return "allow"
@@ -147,7 +151,14 @@ class AdmissionClient:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self._down_until = time.monotonic() + self.down_backoff_ms / 1000.0
             return self._unavailable(len(argvs))
-        decisions = [_decision(reply) for reply in replies]
+        decisions = [
+            self._failed("redis_error") if isinstance(reply, Exception) else _decision(reply)
+            for reply in replies
+        ]
+        if any(isinstance(reply, Exception) for reply in replies):
+            # E.g. Redis out of memory or read-only: answer by the fail mode, never raise.
+            log.warning("admission script failed: %s",
+                        next(r for r in replies if isinstance(r, Exception)))
         self._count(decisions)
         return decisions
 
@@ -185,9 +196,6 @@ class AdmissionClient:
             # Redis restarted (or SCRIPT FLUSH): load the script again and resend once.
             self._sha = None
             replies = self._pipeline(self.script_sha(), argvs)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
         return replies
 
     def _pipeline(self, sha: str, argvs: list[tuple[str, ...]]) -> list[Any]:
@@ -231,13 +239,15 @@ class AdmissionClient:
         return self._head[1]
 
     def _unavailable(self, n: int) -> list[Decision]:
-        if self.fail_mode == "open":
-            decision = Decision(True, 0, "redis_unavailable", None)
-        else:
-            decision = Decision(False, FAIL_CLOSED_RETRY_MS, "redis_unavailable", None)
-        decisions = [decision] * n
+        decisions = [self._failed("redis_unavailable")] * n
         self._count(decisions)
         return decisions
+
+    def _failed(self, reason: str) -> Decision:
+        """The configured answer when Redis could not decide."""
+        if self.fail_mode == "open":
+            return Decision(True, 0, reason, None)
+        return Decision(False, FAIL_CLOSED_RETRY_MS, reason, None)
 
     def _count(self, decisions: list[Decision]) -> None:
         if self._counters is None:
