@@ -268,3 +268,17 @@ def test_a_stop_request_ends_the_wait_without_applying(redis_process, enforcer):
     redis_process.start()
     assert len(result) == 1 and isinstance(result[0], EnforcerStopped)
     assert enforcer.outcomes["applied"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_client_idle_across_a_redis_restart_answers_from_redis_right_away(
+    redis_process, redis_url, enforcer
+):
+    client = AdmissionClient(redis_url, fail_mode="closed", timeout_ms=200)  # 1 s back-off
+    assert client.check("A", "+4915112345678").reason == "no_throttle"  # pooled connection
+    redis_process.stop()
+    redis_process.start()
+    enforcer.handle(signed(command("idle", "block", {"account_id": "A"})))
+    # The pooled connection died with the old server; the client notices and reconnects.
+    assert client.check("A", "+4915112345678").reason == "blocked"
+    client.close()

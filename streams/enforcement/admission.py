@@ -147,7 +147,12 @@ class AdmissionClient:
         if time.monotonic() < self._down_until:
             return self._unavailable(len(argvs))
         try:
-            replies = self._run(argvs)
+            try:
+                replies = self._run(argvs)
+            except redis.ConnectionError:
+                # Often a pooled connection that died with a Redis restart: one more try
+                # on a fresh connection (bounded by the connect timeout) tells.
+                replies = self._run(argvs)
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             self._down_until = time.monotonic() + self.down_backoff_ms / 1000.0
             return self._unavailable(len(argvs))
