@@ -201,6 +201,8 @@ def _outcome_cells(outcome: Mapping[str, Any], benign: bool) -> list[Any]:
         "–" if delay is None else float(delay),
         "–" if stopped is None or benign else f"{100 * float(stopped):.1f} %",
         "–" if throttled is None else ("yes" if throttled else "no"),
+        "–" if outcome.get("money_usd") is None else f"{float(outcome['money_usd']):,.2f}",
+        ", ".join(outcome.get("wrong_kinds") or []),
     ]
 
 
@@ -243,7 +245,7 @@ def render_report(data: ReportData) -> str:
         parts.append("<h2>Incidents</h2>")
         parts.append(_table(
             ["incident", "kind", "benign", "detected", "delay (s)", "stopped share",
-             "throttled", "alerts", "commands"],
+             "throttled", "saved $ (benign: lost)", "also alerted as", "alerts", "commands"],
             [[t.incident_id, t.incident.get("kind", "?"), "yes" if t.incident.get("benign")
               else "no", *_outcome_cells(t.outcome, bool(t.incident.get("benign"))),
               len(t.alerts), len(t.throttles)] for t in data.timelines],

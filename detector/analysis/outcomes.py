@@ -16,7 +16,8 @@ def evaluate_outcomes(
     labels_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """(incident id → {detected, delay_s, stopped_share, throttled}, headline figures)."""
+    """(incident id → {detected, delay_s, stopped_share, throttled, money_usd, wrong_kinds},
+    headline figures)."""
     from detector.evaluation import evaluate
 
     report = evaluate(input_path, labels_path, output_path)
@@ -26,6 +27,9 @@ def evaluate_outcomes(
             "delay_s": r.delay_s,
             "stopped_share": r.stopped_share,
             "throttled": r.throttled if r.benign else None,
+            # Attack money the throttles stopped; for a benign surge, legitimate money lost.
+            "money_usd": -r.money_lost if r.benign else r.money_saved,
+            "wrong_kinds": list(r.wrong_kinds),
         }
         for r in report.incidents
     }
