@@ -76,3 +76,28 @@ def test_cli_simulate_replay_evaluate(tmp_path):
     assert len(data["incidents"]) == len(labels)
     assert data["summary"]["sends"] == sum(
         1 for x in sim.read_bytes().split(b"\n") if x and orjson.loads(x)["topic"] == "sms.send")
+
+
+def test_bench_replay_child_reports_figures(replayed, tmp_path):
+    summary, replay, _, _ = replayed
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.commands.bench", "replay-child", summary.out_path,
+         str(tmp_path / "child.out.jsonl")], check=True, capture_output=True, text=True)
+    figures = orjson.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["records"] == summary.records
+    # The child runs the same deterministic replay: same findings as in-process.
+    assert (figures["alerts"], figures["throttles"]) == (replay.alerts, replay.throttles)
+    assert figures["peak_rss_mib"] >= figures["rss_before_mib"] > 0
+    assert figures["records_per_s"] > 0
+
+
+def test_bench_command_writes_json(tmp_path):
+    fig = tmp_path / "figures.json"
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "bench", "--skip-detection", "--sizes", "50000",
+         "--workdir", str(tmp_path / "work"), "--json", str(fig)],
+        check=True, capture_output=True)
+    data = orjson.loads(fig.read_bytes())
+    (row,) = data["throughput"]
+    assert row["target_records"] == 50_000 and 35_000 < row["records"] < 70_000
+    assert row["peak_rss_mib"] > 0 and "detection" not in data
