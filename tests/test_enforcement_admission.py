@@ -228,3 +228,22 @@ def test_a_script_error_in_redis_answers_by_the_fail_mode(store, redis_url):
     finally:
         raw.config_set("maxmemory", "0")
         raw.close()
+
+
+def test_redis_cli_can_run_the_documented_call(store, redis_process):
+    """Another client entirely (redis-cli): SCRIPT LOAD the file, EVALSHA per the README."""
+    import subprocess
+    from importlib import resources
+
+    # Half a token a second: a burst of one, then two seconds to the next.
+    apply(store, "cli", "limit", {"account_id": "A", "api_key_id": "k9"}, rate_per_s=0.5)
+    source = resources.files("streams.enforcement").joinpath("admission.lua").read_text()
+    base = ["redis-cli", "-h", "127.0.0.1", "-p", str(redis_process.port)]
+    sha = subprocess.run([*base, "SCRIPT", "LOAD", source], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    call = [*base, "EVALSHA", sha, "0", "smsguard", "A", "k9", "+4915112345678", "DE"]
+    replies = [subprocess.run(call, capture_output=True, text=True, check=True).stdout.split()
+               for _ in range(2)]
+    assert replies[0] == ["1", "0", "within_limit", "account_id=A|api_key_id=k9"]
+    assert replies[1][0] == "0" and replies[1][2:] == ["rate_limited", "account_id=A|api_key_id=k9"]
+    assert 0 < int(replies[1][1]) <= 2000
