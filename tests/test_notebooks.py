@@ -128,6 +128,9 @@ def test_notebook_runs_top_to_bottom_without_showing_bodies(
     if "output" in data:
         monkeypatch.setenv("SMSGUARD_NOTEBOOK_OUTPUT", str(data["output"]))
     monkeypatch.setenv("SMSGUARD_NOTEBOOK_WORKDIR", str(tmp_path))
+    # A 2 × 2 grid still has two thresholds and two sensitivities to compare.
+    monkeypatch.setenv("SMSGUARD_NOTEBOOK_WARNING_SCORES", "4,9")
+    monkeypatch.setenv("SMSGUARD_NOTEBOOK_SENSITIVITIES", "0.75,1")
     notebook = execute(name, venv_kernel, tmp_path)
 
     images = [o for c in notebook.cells for o in c.get("outputs", [])
