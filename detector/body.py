@@ -2,13 +2,16 @@
 
 The contract allows a body only to derive features: whether it carries a link,
 a fingerprint for duplicate detection, and its length. The fingerprint folds
-digits and case so that "Your code is 123456" and "your code is 654321" match,
+digits, case and links' paths so that "Your code is 123456" and "your code is 654321" match,
 which is what makes a smishing template recognisable across recipients.
 
 >>> f = body_features("Claim your prize: https://bit.ly/x1")
 >>> f.has_url, f.length
 (True, 35)
 >>> body_features("Code 1234").fingerprint == body_features("code 9876").fingerprint
+True
+>>> lure = "Your parcel is held: https://pkg-help.xyz/{}"
+>>> body_features(lure.format("ab12")).fingerprint == body_features(lure.format("zz")).fingerprint
 True
 """
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 _URL = re.compile(
     r"https?://|www\.|\b[a-z0-9-]+\.(?:ly|com|net|io|me|co|xyz|top|info|link)\b", re.I
 )
+# A link's host without its path: lures carry a per-recipient token in the path.
+_LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?", re.I)
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 
@@ -38,9 +43,13 @@ NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
 def body_features(body: str | None) -> BodyFeatures:
     if not body:
         return NO_BODY
-    normalised = _SPACES.sub(" ", _DIGITS.sub("#", body.lower())).strip()
+    text = body.lower()
+    has_url = _URL.search(text) is not None
+    if has_url:
+        text = _LINK.sub(r"<\1>", text)
+    normalised = _SPACES.sub(" ", _DIGITS.sub("#", text)).strip()
     return BodyFeatures(
-        has_url=_URL.search(body) is not None,
+        has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
     )

@@ -30,6 +30,11 @@ from detector.scopes import KINDS, ScopeState
 from detector.sketches import RotatingBloom
 
 SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
+# Most numbers get a message or two a day. A number is only tracked in full once
+# it has had this many sends within ten minutes; until then its sends wait in a
+# tiny list, which keeps memory flat however many numbers the traffic touches.
+PROMOTE_SENDS = 3
+PROMOTE_WINDOW_MS = 600_000
 
 
 @dataclass(slots=True)
@@ -40,6 +45,7 @@ class FamilyEntity:
     policy: PolicyState = field(default_factory=PolicyState)
     watermark: int = 0
     closed_through: int | None = None  # last closed step
+    open_steps: set[int] = field(default_factory=set)  # steps some scope has open
     seen_destinations: RotatingBloom | None = None
 
 
@@ -80,6 +86,7 @@ class FamilyProcessor:
         self.entities: dict[str, FamilyEntity] = {}
         self.counters: Counter[str] = Counter()
         self._dirty: set[str] = set()
+        self.candidates: dict[str, list[SendEvent]] = {}
 
     # -- input -------------------------------------------------------------
     def key_of(self, event: Event) -> str | None:
@@ -95,6 +102,31 @@ class FamilyProcessor:
         key = self.key_of(event)
         if key is None:
             return []
+        if self.family == "destination" and key not in self.entities:
+            waiting = self._candidate(key, event)
+            if waiting is None:
+                return []
+            out: list[Output] = []
+            for earlier in waiting:
+                out.extend(self._process(key, earlier))
+            return out
+        return self._process(key, event)
+
+    def _candidate(self, key: str, event: Event) -> list[SendEvent] | None:
+        """Hold a number's sends until it is busy enough to track; then hand them over."""
+        if not isinstance(event, SendEvent):
+            return None
+        waiting = [e for e in self.candidates.get(key, ()) if
+                   event.ts - e.ts < PROMOTE_WINDOW_MS]
+        waiting.append(event)
+        if len(waiting) < PROMOTE_SENDS:
+            self.candidates[key] = waiting
+            self._dirty.add(key)
+            return None
+        self.candidates.pop(key, None)
+        return waiting
+
+    def _process(self, key: str, event: Event) -> list[Output]:
         entity = self.entities.get(key)
         if entity is None or event.ts - entity.watermark > self.ttl_ms:
             entity = self.entities[key] = FamilyEntity()
@@ -105,6 +137,7 @@ class FamilyProcessor:
         if entity.closed_through is not None and step <= entity.closed_through:
             self.counters["late_records"] += 1
             step = entity.closed_through + 1
+        entity.open_steps.add(step)
         for scope in self._scopes_of(entity, key, event):
             buf = scope.buffer(step)
             if isinstance(event, SendEvent):
@@ -123,9 +156,8 @@ class FamilyProcessor:
         out: list[Output] = []
         for key in sorted(self.entities):
             entity = self.entities[key]
-            last = max((s for sc in entity.scopes.values() for s in sc.open), default=None)
-            if last is not None:
-                out.extend(self._close_ready(key, entity, last))
+            if entity.open_steps:
+                out.extend(self._close_ready(key, entity, max(entity.open_steps)))
         return out
 
     def sweep(self, now_ts: int) -> int:
@@ -133,7 +165,11 @@ class FamilyProcessor:
         stale = [k for k, e in self.entities.items() if now_ts - e.watermark > self.ttl_ms]
         for key in stale:
             del self.entities[key]
-        return len(stale)
+        idle = [k for k, w in self.candidates.items()
+                if now_ts - w[-1].ts >= PROMOTE_WINDOW_MS]
+        for key in idle:
+            del self.candidates[key]
+        return len(stale) + len(idle)
 
     def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
         if self.family != "account":
@@ -156,7 +192,10 @@ class FamilyProcessor:
 
     # -- closing -----------------------------------------------------------
     def _close_ready(self, key: str, entity: FamilyEntity, through: int) -> list[Output]:
-        ready = sorted({s for sc in entity.scopes.values() for s in sc.open if s <= through})
+        if not entity.open_steps or min(entity.open_steps) > through:
+            return []
+        ready = sorted(s for s in entity.open_steps if s <= through)
+        entity.open_steps.difference_update(ready)
         out: list[Output] = []
         for step in ready:
             findings: list[Finding] = []
@@ -205,10 +244,15 @@ class FamilyProcessor:
 
     # -- state for the stream processor ------------------------------------------
     def export_state(self, key: str) -> bytes:
-        return pickle.dumps(self.entities[key], protocol=pickle.HIGHEST_PROTOCOL)
+        state = self.entities.get(key) or self.candidates.get(key, [])
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def import_state(self, key: str, blob: bytes) -> None:
-        self.entities[key] = pickle.loads(blob)
+        state = pickle.loads(blob)
+        if isinstance(state, FamilyEntity):
+            self.entities[key] = state
+        elif state:
+            self.candidates[key] = state
 
     def dirty_keys(self) -> set[str]:
         return set(self._dirty)
@@ -217,4 +261,4 @@ class FamilyProcessor:
         self._dirty.clear()
 
     def state_size(self) -> int:
-        return len(self.entities)
+        return len(self.entities) + len(self.candidates)

@@ -63,6 +63,7 @@ class ScopeKind:
     min_sends: int = 5  # 10-minute sends before the scope is judged on sends
     min_dlrs: int = 20  # 10-minute DLRs before delivery is judged
     use_trees: bool = False
+    attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
     # Population shares a new scope is assumed to have until its own history speaks.
     priors: dict[str, float] = field(default_factory=dict)
 
@@ -91,9 +92,10 @@ KINDS: dict[str, ScopeKind] = {
         ScopeKind("account_country", "account", True, False, False, prior_rate_per_min=0.5,
                   priors=DEFAULT_PRIORS),
         ScopeKind("prefix", "prefix", True, False, False, prior_rate_per_min=0.5,
-                  priors=DEFAULT_PRIORS),
+                  attributes_accounts=True, priors=DEFAULT_PRIORS),
         ScopeKind("destination", "destination", False, False, False,
-                  prior_rate_per_min=0.02, min_sends=8, priors=DEFAULT_PRIORS),
+                  prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
+                  priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
                   priors=DEFAULT_PRIORS),
     )
@@ -121,7 +123,7 @@ SHARES_BY_KIND = {
 }
 RECENT_NUMBERS_STEPS = 6  # sequential numbers: compare with the last minute
 RECENT_CAP = 4096
-TREES_AFTER_LESSONS = 30  # bounded memories of recent destinations, bodies, origins
+TREES_AFTER_LESSONS = 120  # bounded memories of recent destinations, bodies, origins
 
 
 @dataclass(slots=True)
@@ -153,7 +155,9 @@ class ScopeState:
         self.rate = SeasonalRate(prior_rate=kind.prior_rate_per_min / spm,
                                  prior_weight=3.0 * spm, half_life_steps=360.0 * spm)
         self.shares: dict[str, ProportionBaseline] = {}
-        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.5)
+        # Pumped numbers almost never verify; a launch's new users verify less,
+        # but nowhere near zero: only a collapse to under 30% of normal counts.
+        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.7)
         self.delivered = ProportionBaseline(kind.priors["delivered"], "down", min_effect=0.3)
         self.dlr_coverage = ProportionBaseline(kind.priors["dlr_coverage"], "down",
                                                min_effect=0.5)
@@ -211,8 +215,10 @@ class ScopeState:
             # Everything is new to a new scope: novelty only means something
             # against a history, so it is remembered but not counted yet.
             v[NEW_DEST] = v[NEW_COUNTRY] = v[NEW_KEY] = v[NEW_IP] = 0.0
-        self._remember_accounts(buf.accounts)
-        self._remember_codes(buf.error_codes)
+        if self.kind.attributes_accounts and buf.accounts:
+            self._remember_accounts(buf.accounts)
+        if buf.error_codes:
+            self._remember_codes(buf.error_codes)
         self.sums.add(step, v)
         self.last_closed = step
         for j, x in enumerate(v):
@@ -289,8 +295,9 @@ class ScopeState:
         return self.first_step is None or step - self.first_step < 30 * self.steps_per_min
 
     def ready(self) -> bool:
-        t10 = self.sums.totals(W10)
-        return t10[SENDS] >= self.kind.min_sends or t10[DLRS] >= self.kind.min_dlrs
+        total = self.sums.total_of
+        return (total(W10, SENDS) >= self.kind.min_sends
+                or total(W10, DLRS) >= self.kind.min_dlrs)
 
     def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
         """Judge once a minute, or at once when this step alone is a burst.
@@ -404,8 +411,9 @@ class ScopeState:
             # Building the trees costs milliseconds: only for scopes busy enough
             # to have been judged many times, the ones whose normal is rich.
             if self.trees is None and self.judged_lessons >= TREES_AFTER_LESSONS:
-                self.trees = SquashedHalfSpaceTrees(scales={"volume_ratio": 1.0},
-                                                    seed=self.seed, warmup=30, window_size=30)
+                self.trees = SquashedHalfSpaceTrees(
+                    scales={"volume_ratio": 1.0}, n_trees=8, height=5, seed=self.seed,
+                    warmup=30, window_size=30)
             if self.trees is not None:
                 self.trees.learn_one(self._tree_features(signals))
 

@@ -71,6 +71,15 @@ class SlidingSums:
         start = self._total_at(self._now - lag - length)
         return [a - b for a, b in zip(end, start, strict=True)]
 
+    def total_of(self, window: int, index: int) -> float:
+        """One component of :meth:`totals`, without building the vector."""
+        if self._now is None:
+            return 0.0
+        length, lag = self.windows[window]
+        end = self._total_at(self._now - lag)
+        start = self._total_at(self._now - lag - length)
+        return end[index] - start[index]
+
     def __len__(self) -> int:
         return len(self._steps)
 
