@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from detector.config import ENV_PREFIX, Config, load_config
+from streams.cli import build_parser
 from streams.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,6 +134,17 @@ def test_every_smsguard_variable_is_a_config_field(services):
 def test_signing_key_is_required_not_defaulted(services):
     raw = services["enforcer"]["environment"]["SMSGUARD_SIGNING__KEY"]
     assert raw.startswith("${") and ":?" in raw, "a default key would let anybody forge commands"
+
+
+def test_each_smsguard_service_runs_a_real_subcommand(services):
+    parser = build_parser()
+    for name, service in smsguard_services(services).items():
+        command = [str(part) for part in service["command"]]
+        try:
+            args = parser.parse_args(command)
+        except SystemExit as exc:  # argparse exits on an unknown command or option
+            raise AssertionError(f"{name}: `smsguard {' '.join(command)}` does not parse") from exc
+        assert args.command == command[0] and callable(args.run), name
 
 
 def test_prometheus_scrapes_the_ports_the_processes_serve(services):
