@@ -176,3 +176,23 @@ def test_explore_notebook_reads_a_window_of_the_input_topics(
     assert f"sends {len(expected.sends):,} " in text
     assert f"delivery reports {len(expected.dlrs):,} " in text
     assert MARKER not in text
+
+
+def test_notebook_default_input_is_a_small_simulation(
+    venv_kernel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SMSGUARD_NOTEBOOK_INPUT a notebook simulates its own small labelled file."""
+    from detector.analysis.traffic import load_traffic
+
+    for name in ("KAFKA_BOOTSTRAP", "SMSGUARD_NOTEBOOK_INPUT", "SMSGUARD_NOTEBOOK_LABELS",
+                 "SMSGUARD_NOTEBOOK_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SMSGUARD_NOTEBOOK_WORKDIR", str(tmp_path))
+    notebook = execute("01_explore_traffic.ipynb", venv_kernel, tmp_path)
+
+    simulated = tmp_path / "simulated.jsonl"
+    assert simulated.exists() and (tmp_path / "simulated.labels.jsonl").exists()
+    traffic = load_traffic(simulated)
+    text = output_text(notebook)
+    assert f"source: {simulated}" in text
+    assert f"sends {len(traffic.sends):,} " in text
