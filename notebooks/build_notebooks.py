@@ -152,6 +152,7 @@ findings = load_findings(inputs.output_path)
 traffic = load_traffic(inputs.input_path, config)
 print(f"{len(findings.alerts)} alerts, {len(findings.throttles)} throttle commands")"""),
     new_code_cell("""ALERT_ID = os.environ.get("SMSGUARD_NOTEBOOK_ALERT_ID")
+assert ALERT_ID or findings.alerts, f"{inputs.output_path} holds no alert to investigate"
 alert = findings.alert(ALERT_ID) if ALERT_ID else findings.alerts[0]
 entity_type, entity_id = alert["entity"]["type"], alert["entity"]["id"]
 print(f"alert {alert['alert_id']}: {alert['kind']} ({alert['severity']}), "
