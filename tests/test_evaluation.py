@@ -140,6 +140,7 @@ def test_limit_is_a_token_bucket_from_detection_on(scene):
     report = evaluate(inp, lab, out)
     pump = _result(report, "inc_pump")
     assert pump.sends_after_detection == 80
+    assert pump.money_before_detection == pytest.approx(20 * 0.3)
     assert pump.stopped_after_detection == 63
     assert pump.stopped_share == pytest.approx(63 / 80)
     assert pump.money_saved == pytest.approx(63 * 0.3)

@@ -23,6 +23,7 @@ class IncidentResult:
     stopped_after_detection: int = 0
     stopped_total: int = 0
     money_at_risk: float = 0.0
+    money_before_detection: float = 0.0  # attack spend the detector let through before its alert
     money_saved: float = 0.0
     # benign incidents only
     throttled: bool = False
@@ -142,7 +143,7 @@ class EvaluationReport:
                 caught = "THROTL" if r.throttled else ("alerted" if r.alerts_touching else "ok")
                 delay = "-"
                 stopped = f"{r.stopped_total} sent" if r.stopped_total else "-"
-                money = -r.money_lost
+                money = -r.money_lost if r.money_lost else 0.0
             else:
                 caught = "yes" if r.detected else "NO"
                 delay = f"{r.delay_s:.0f}s" if r.delay_s is not None else "-"

@@ -125,6 +125,8 @@ def evaluate(
             after = incident_id in detected_at and ts >= detected_at[incident_id]
             if after:
                 res.sends_after_detection += 1
+            else:
+                res.money_before_detection += price
         if stopping is None:
             continue
         if attack:
