@@ -19,7 +19,7 @@ import redis
 from detector.signing import sign_command
 from streams.enforcement.admission import AdmissionClient
 from streams.enforcement.enforcer import Enforcer, EnforcerStopped
-from streams.enforcement.store import ThrottleStore
+from streams.enforcement.store import OffsetMark, ThrottleStore
 from streams.metrics import Metrics
 
 pytestmark = pytest.mark.redis
@@ -238,12 +238,31 @@ def test_enforcer_waits_for_redis_and_catches_up_after_restart(redis_process, re
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert outcomes == ["applied"] * 10
-    # The restarted server lost the first three; the enforcer noticed and asks for a re-read.
-    assert enforcer.rebuild_requested
     client = AdmissionClient(redis_url)
     assert [client.check(f"acct-{i}", "+4915112345678").reason for i in range(3, 10)] == \
         ["blocked"] * 7
     client.close()
+
+
+def test_enforcer_reports_lost_records_instead_of_applying_past_them(redis_url, enforcer):
+    """Redis came back empty: the next record is not applied on top of a hole."""
+    raws = [signed(command(f"m-{i}", "block", {"account_id": f"acct-{i}"})) for i in range(3)]
+    expected = None
+    for offset, raw in enumerate(raws[:2]):
+        mark = OffsetMark("sms.throttle", 0, offset + 1, expected=expected)
+        assert enforcer.handle(raw, mark) == "applied"
+        expected = offset + 1
+    flush = redis.Redis.from_url(redis_url)
+    flush.flushall()
+    flush.close()
+    assert enforcer.handle(raws[2], OffsetMark("sms.throttle", 0, 3, expected=2)) == "lost"
+    assert enforcer.rewinds == 1
+    unsigned = json.dumps(command("m-x", "block", {"account_id": "X"})).encode()
+    assert enforcer.handle(unsigned, OffsetMark("sms.throttle", 0, 4, expected=2)) == "lost"
+    # Re-read from the beginning (no expectation while rebuilding): all back.
+    for offset, raw in enumerate(raws):
+        assert enforcer.handle(raw, OffsetMark("sms.throttle", 0, offset + 1)) == "applied"
+    assert enforcer.store.offset_marks("sms.throttle") == {0: 3}
 
 
 @pytest.mark.timeout(60)

@@ -118,6 +118,13 @@ def test_enforcer_applies_signed_commands_from_kafka_and_rebuilds_after_redis_re
             assert await wait_until(lambda: blocked("acct-late"))
             assert await wait_until(lambda: all(blocked(f"acct-{i}") for i in range(5)))
             assert not blocked("acct-5") and not blocked("victim")
+            # Once more with no command flowing at all: the periodic watermark check
+            # notices the empty Redis by itself.
+            redis_process.stop()
+            redis_process.start()
+            assert await wait_until(lambda: blocked("acct-late"))
+            assert await wait_until(lambda: all(blocked(f"acct-{i}") for i in range(5)))
+            assert not blocked("acct-5") and not blocked("victim")
         finally:
             stop.set()
             await asyncio.wait_for(loop, timeout=60)
@@ -127,8 +134,9 @@ def test_enforcer_applies_signed_commands_from_kafka_and_rebuilds_after_redis_re
     assert committed == len(first) + 3 + 1  # every record handled, none left behind
     assert enforcer.outcomes["rejected_unsigned"] >= 1
     assert enforcer.outcomes["rejected_bad_signature"] >= 1
-    # 6 blocks, the late one, then the 6 again after Redis came back empty.
-    assert enforcer.outcomes["applied"] >= 13
+    assert enforcer.rewinds >= 2  # Redis came back empty twice and the enforcer noticed
+    # 6 blocks, the late one, then all 7 again after each time Redis came back empty.
+    assert enforcer.outcomes["applied"] >= 6 + 1 + 6 + 7
     assert metrics.registry.get_sample_value(
         "smsguard_enforcer_commands_total", {"outcome": "rejected_unsigned"}
     ) >= 1

@@ -9,7 +9,7 @@ import redis
 
 from streams.enforcement.admission import AdmissionClient
 from streams.enforcement.intake import CommandRejected, scope_string
-from streams.enforcement.store import ThrottleStore
+from streams.enforcement.store import OffsetMark, ThrottleStore
 
 pytestmark = pytest.mark.redis
 
@@ -128,13 +128,34 @@ def test_a_refreshed_limit_keeps_its_bucket(store, redis_url):
     assert decision.reason == "rate_limited"
 
 
-def test_store_reports_when_redis_lost_its_data(store, raw):
-    assert store.apply(command("c-a", "block", {"account_id": "A"})).store_was_empty
-    assert not store.apply(command("c-b", "block", {"account_id": "B"})).store_was_empty
-    assert not store.claim_epoch()
-    raw.flushall()
-    assert store.claim_epoch()
-    assert not store.claim_epoch()
+def test_offset_watermarks_move_with_the_commands_and_only_forward(store):
+    mark = OffsetMark("sms.throttle", 2, 11)
+    assert store.apply(command("w-1", "block", {"account_id": "A"}), mark).status == "applied"
+    assert store.offset_marks("sms.throttle") == {2: 11}
+    # A redelivered older record (a duplicate) leaves the watermark where it is.
+    old = OffsetMark("sms.throttle", 2, 5, expected=None)
+    assert store.apply(command("w-1", "block", {"account_id": "A"}), old).status == "duplicate"
+    assert store.mark(OffsetMark("sms.throttle", 2, 7)) == "ok"
+    assert store.mark(OffsetMark("sms.throttle", 0, 3)) == "ok"
+    assert store.offset_marks("sms.throttle") == {0: 3, 2: 11}
+    assert store.offset_marks("other.topic") == {}
+
+
+def test_a_store_that_lost_records_says_so_and_changes_nothing(store, raw):
+    store.apply(command("l-1", "block", {"account_id": "A"}), OffsetMark("t", 0, 10))
+    ahead = OffsetMark("t", 0, 11, expected=10)
+    assert store.apply(command("l-2", "block", {"account_id": "B"}), ahead).status == "applied"
+    raw.flushall()  # what a restart without persistence does
+    after = OffsetMark("t", 0, 12, expected=11)
+    result = store.apply(command("l-3", "block", {"account_id": "C"}), after)
+    assert (result.status, result.detail) == ("lost", "")
+    assert store.get({"account_id": "C"}) is None
+    assert store.mark(after) == "lost"
+    assert store.offset_marks("t") == {}
+    # Behind (a lagging replica): the detail says from where to re-read.
+    store.apply(command("l-4", "block", {"account_id": "D"}), OffsetMark("t", 0, 4))
+    result = store.apply(command("l-5", "block", {"account_id": "E"}), after)
+    assert (result.status, result.detail) == ("lost", "4")
 
 
 def test_scope_strings_escape_separators(store):

@@ -7,6 +7,13 @@ and commits nothing, so after Redis returns (or after the enforcer restarts)
 it continues from the first record Redis never saw. Redelivery is harmless:
 ``apply.lua`` applies each command id once.
 
+Redis losing data (a restart without persistence, a flush, a failover to a
+lagging replica) is detected, not assumed away: with every command Redis
+stores, atomically, how far it has applied each partition (its watermark). If
+the watermark is missing or behind what the enforcer last wrote, the enforcer
+seeks the partition back to the watermark (or the beginning) and re-applies;
+expired commands are then rejected as such.
+
 :class:`Enforcer` holds the per-record logic with no Kafka in it (tests drive
 it directly); :func:`run_enforcer` is the thin aiokafka loop around it.
 """
@@ -25,7 +32,7 @@ from typing import Any
 import redis
 
 from streams.enforcement.intake import CommandRejected, authenticate
-from streams.enforcement.store import ThrottleStore
+from streams.enforcement.store import OffsetMark, ThrottleStore
 
 log = logging.getLogger("smsguard.enforcer")
 
@@ -86,41 +93,53 @@ class Enforcer:
         # Outcome tallies of this process (also exported as metrics when given).
         self.outcomes: Counter[str] = Counter()
         self.redis_failures = 0
-        # Set when Redis turned out to have lost its data: the Kafka loop then
-        # re-reads the topic from the start (see ThrottleStore.claim_epoch).
-        self.rebuild_requested = False
+        self.rewinds = 0
 
-    def handle(self, raw: bytes | str | Mapping[str, Any]) -> str:
+    def handle(self, raw: bytes | str | Mapping[str, Any], mark: OffsetMark | None = None) -> str:
         """Authenticate and apply one record; returns the outcome label.
 
         Outcomes: ``applied``, ``released``, ``release_noop``, ``duplicate``, ``stale``,
         ``expired`` (from the store) or ``rejected_<reason>`` (``unsigned``,
-        ``bad_signature``, ``expired``, ``invalid``, ``unsupported_scope``, ``not_json``).
-        Raises ``redis.RedisError`` when Redis did not accept it (nothing counted then).
+        ``bad_signature``, ``expired``, ``invalid``, ``unsupported_scope``, ``not_json``),
+        or ``lost`` when ``mark`` shows that Redis lost records it had applied (nothing
+        was done: the caller rewinds). Raises ``redis.RedisError`` when Redis did not
+        accept it (nothing counted then).
         """
         try:
             command = authenticate(
                 raw, self.signing_key, self.clock_ms(), require_signature=self.require_signature
             )
         except CommandRejected as exc:
+            # Rejected records still move the watermark, or they would look like lost ones.
+            if mark is not None and self.store.mark(mark) == "lost":
+                return self._lost(mark)
             outcome = f"rejected_{exc.reason}"
             log.warning("rejected throttle record: %s", exc)
         else:
-            result = self.store.apply(command)
+            result = self.store.apply(command, mark)
+            if result.status == "lost":
+                return self._lost(mark)
             outcome = result.status
-            if result.store_was_empty:
-                self.rebuild_requested = True
             log.info("%s %s %s (%s)", outcome, command.action, result.scope, command.command_id)
         self._count(outcome)
         return outcome
 
+    def _lost(self, mark: OffsetMark | None) -> str:
+        self.rewinds += 1
+        log.warning("Redis lost throttle commands of %s (watermark behind %s): re-reading",
+                    mark.field if mark else "?", mark.expected if mark else "?")
+        return "lost"
+
     def handle_until_applied(
-        self, raw: bytes | str | Mapping[str, Any], stop: threading.Event | None = None
+        self,
+        raw: bytes | str | Mapping[str, Any],
+        stop: threading.Event | None = None,
+        mark: OffsetMark | None = None,
     ) -> str:
         """:meth:`handle`, retried with backoff while Redis is unavailable (blocking)."""
         for delay in backoff_delays(self.first_backoff_s, self.max_backoff_s):
             try:
-                return self.handle(raw)
+                return self.handle(raw, mark)
             except redis.RedisError as exc:
                 self._redis_failed(exc, delay)
             if stop is not None and stop.wait(delay):
@@ -130,12 +149,15 @@ class Enforcer:
         raise AssertionError("unreachable")  # backoff_delays never ends
 
     async def handle_until_applied_async(
-        self, raw: bytes | str | Mapping[str, Any], stop: asyncio.Event | None = None
+        self,
+        raw: bytes | str | Mapping[str, Any],
+        stop: asyncio.Event | None = None,
+        mark: OffsetMark | None = None,
     ) -> str:
         """Async :meth:`handle_until_applied`: Redis calls run in a thread, waits are awaited."""
         for delay in backoff_delays(self.first_backoff_s, self.max_backoff_s):
             try:
-                return await asyncio.to_thread(self.handle, raw)
+                return await asyncio.to_thread(self.handle, raw, mark)
             except redis.RedisError as exc:
                 self._redis_failed(exc, delay)
             if stop is None:
@@ -147,16 +169,6 @@ class Enforcer:
                 continue
             raise EnforcerStopped("stopped while waiting for Redis")
         raise AssertionError("unreachable")
-
-    def check_store(self) -> bool:
-        """Ask Redis whether it lost the store (restart without persistence, flush).
-
-        Returns True (and sets :attr:`rebuild_requested`) when it did.
-        """
-        if self.store.claim_epoch():
-            log.warning("Redis has no throttle store (new or lost its data): rebuilding")
-            self.rebuild_requested = True
-        return self.rebuild_requested
 
     def refresh_gauges(self) -> None:
         """Set ``smsguard_active_throttles`` by action from the store's index."""
@@ -176,6 +188,24 @@ class Enforcer:
             self.metrics.enforcer_commands.labels(outcome=outcome).inc()
 
 
+def rewind_target(expected: int | None, watermark: int | None) -> int | None:
+    """Where to re-read a partition from, or None when Redis holds all it should.
+
+    ``expected`` is the watermark the enforcer last wrote (or the group's committed
+    offset when it took the partition over); ``watermark`` is what Redis has now.
+
+    >>> rewind_target(None, None), rewind_target(120, 120), rewind_target(120, 130)
+    (None, None, None)
+    >>> rewind_target(120, None), rewind_target(120, 80)
+    (0, 80)
+    """
+    if expected is None or expected <= 0:
+        return None
+    if watermark is None:
+        return 0
+    return watermark if watermark < expected else None
+
+
 async def run_enforcer(
     enforcer: Enforcer,
     bootstrap: str,
@@ -188,8 +218,9 @@ async def run_enforcer(
     """Consume ``topic`` in ``group_id`` and apply every record, until ``stop`` is set.
 
     Offsets are committed manually, after the records up to them were handled.
-    Every ``check_interval_s`` it checks that Redis still holds the store (and
-    refreshes the active-throttle gauges); if Redis lost it, it re-reads the topic.
+    Every ``check_interval_s`` it compares Redis's watermarks with what it wrote
+    (so a Redis that came back empty is rebuilt even when no new command arrives)
+    and refreshes the active-throttle gauges.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.errors import CommitFailedError, KafkaError
@@ -204,36 +235,67 @@ async def run_enforcer(
         # expired ones are rejected as such.
         auto_offset_reset="earliest",
     )
+    # Per partition: the watermark Redis should have (what we last wrote there).
+    expected: dict[TopicPartition, int | None] = {}
+
+    async def rewind(tp: TopicPartition, target: int) -> None:
+        if target <= 0:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, target)
+        expected[tp] = target if target > 0 else None
+        log.warning("re-reading %s[%d] from offset %d", tp.topic, tp.partition, target)
+
+    async def verify_watermarks() -> None:
+        assigned = consumer.assignment()
+        for tp in list(expected):
+            if tp not in assigned:
+                del expected[tp]
+        for tp in assigned:
+            if tp not in expected:
+                expected[tp] = await consumer.committed(tp)
+        marks = await asyncio.to_thread(enforcer.store.offset_marks, topic)
+        for tp in assigned:
+            target = rewind_target(expected[tp], marks.get(tp.partition))
+            if target is not None:
+                enforcer.rewinds += 1
+                await rewind(tp, target)
+
     await consumer.start()
     log.info("enforcer consuming %s as group %s from %s", topic, group_id, bootstrap)
     next_check = 0.0
     try:
         while not stop.is_set():
-            if time.monotonic() >= next_check:
+            if time.monotonic() >= next_check or any(
+                tp not in expected for tp in consumer.assignment()
+            ):
                 next_check = time.monotonic() + check_interval_s
                 with contextlib.suppress(redis.RedisError):
-                    await asyncio.to_thread(enforcer.check_store)
+                    await verify_watermarks()
                     await asyncio.to_thread(enforcer.refresh_gauges)
-            if enforcer.rebuild_requested and consumer.assignment():
-                # Redis lost every command applied so far: read the topic again from the
-                # start (the markers went too, so nothing is skipped as a duplicate; expired
-                # commands are rejected as such), and commit nothing of the old position.
-                enforcer.rebuild_requested = False
-                await consumer.seek_to_beginning(*consumer.assignment())
-                log.warning("re-reading %s from the beginning", topic)
             batches = await consumer.getmany(timeout_ms=500, max_records=max_records)
             done: dict[TopicPartition, int] = {}
             try:
                 for tp, records in batches.items():
+                    if tp not in expected:
+                        expected[tp] = await consumer.committed(tp)
                     for record in records:
-                        await enforcer.handle_until_applied_async(record.value, stop)
+                        mark = OffsetMark(tp.topic, tp.partition, record.offset + 1,
+                                          expected=expected[tp])
+                        outcome = await enforcer.handle_until_applied_async(
+                            record.value, stop, mark
+                        )
+                        if outcome == "lost":
+                            done.pop(tp, None)
+                            marks = await asyncio.to_thread(enforcer.store.offset_marks, topic)
+                            await rewind(tp, marks.get(tp.partition) or 0)
+                            break
+                        expected[tp] = record.offset + 1
                         done[tp] = record.offset + 1
-                        if enforcer.rebuild_requested:
-                            raise _Rebuild
-            except (EnforcerStopped, _Rebuild):
+            except EnforcerStopped:
                 pass
             finally:
-                if done and not enforcer.rebuild_requested:
+                if done:
                     try:
                         await consumer.commit(done)
                     except (CommitFailedError, KafkaError) as exc:
@@ -242,7 +304,3 @@ async def run_enforcer(
                         log.warning("offset commit failed (%s); records will be redelivered", exc)
     finally:
         await consumer.stop()
-
-
-class _Rebuild(Exception):
-    """Leave the current batch: the topic is about to be re-read from the start."""

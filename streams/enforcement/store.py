@@ -23,7 +23,21 @@ from streams.enforcement.intake import ThrottleCommand, parse_command, scope_str
 # later than that would be rejected as expired by the enforcer anyway.
 DEFAULT_MARKER_RETENTION_MS = 24 * 3600 * 1000
 
-APPLY_STATUSES = ("applied", "released", "release_noop", "duplicate", "stale", "expired")
+# Watermarks only move forward: a redelivered older record must not pull them back.
+_MARK_SCRIPT = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[3] ~= '' and (not stored or tonumber(stored) < tonumber(ARGV[3])) then
+  return 'lost'
+end
+if tonumber(ARGV[2]) > tonumber(stored or '-1') then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 'ok'
+"""
+
+APPLY_STATUSES = (
+    "applied", "released", "release_noop", "duplicate", "stale", "expired", "lost"
+)
 
 
 def load_script(name: str) -> str:
@@ -57,13 +71,29 @@ class ApplyResult:
     command_id: str
     scope: str
     detail: str = ""
-    # True when Redis had no store sentinel: its data was lost (restart without
-    # persistence, flush, new instance), so earlier commands must be re-applied.
-    store_was_empty: bool = False
 
     @property
     def changed(self) -> bool:
         return self.status in ("applied", "released")
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMark:
+    """Where a command came from, for the partition's watermark in Redis.
+
+    After applying it, Redis holds ``topic``/``partition`` up to (not including)
+    ``next_offset``. ``expected`` is the watermark the enforcer last saw (None: do
+    not check); a Redis whose watermark is missing or behind it lost data.
+    """
+
+    topic: str
+    partition: int
+    next_offset: int
+    expected: int | None = None
+
+    @property
+    def field(self) -> str:
+        return f"{self.topic}:{self.partition}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +136,7 @@ class ThrottleStore:
         self.marker_retention_ms = marker_retention_ms
         self._redis = connect(url, timeout_ms)
         self._apply = self._redis.register_script(load_script("apply.lua"))
+        self._mark = self._redis.register_script(_MARK_SCRIPT)
 
     # Key layout -----------------------------------------------------------------
     def throttle_key(self, scope: Mapping[str, str] | str) -> str:
@@ -120,29 +151,32 @@ class ThrottleStore:
         return f"{self.key_prefix}:throttles"
 
     @property
-    def sentinel_key(self) -> str:
-        return f"{self.key_prefix}:store"
+    def offsets_key(self) -> str:
+        return f"{self.key_prefix}:offsets"
 
     @property
     def depths_key(self) -> str:
         return f"{self.key_prefix}:prefix_depths"
 
     # Operations -----------------------------------------------------------------
-    def apply(self, command: ThrottleCommand | Mapping[str, Any]) -> ApplyResult:
+    def apply(
+        self, command: ThrottleCommand | Mapping[str, Any], mark: OffsetMark | None = None
+    ) -> ApplyResult:
         """Apply one command atomically; raises ``redis.RedisError`` when Redis is unreachable.
 
         The command should already be authenticated (see ``intake.authenticate``);
         a mapping is validated here too, so a malformed one raises ``CommandRejected``.
+        With ``mark``, the partition's offset watermark moves in the same atomic step.
         """
         cmd = command if isinstance(command, ThrottleCommand) else parse_command(command)
         scope = cmd.scope_key
         # Script.__call__ uses EVALSHA and reloads the script on NOSCRIPT (e.g. after a restart).
-        status, detail, empty = self._apply(
+        status, detail = self._apply(
             keys=[
                 self.throttle_key(scope),
                 self.applied_key(cmd.command_id),
                 self.index_key,
-                self.sentinel_key,
+                self.offsets_key,
                 self.depths_key,
             ],
             args=[
@@ -156,6 +190,9 @@ class ThrottleStore:
                 self.marker_retention_ms,
                 scope,
                 str(len(cmd.scope["prefix"]) - 1) if "prefix" in cmd.scope else "",
+                mark.field if mark else "",
+                mark.next_offset if mark else 0,
+                "" if mark is None or mark.expected is None else mark.expected,
             ],
         )
         return ApplyResult(
@@ -163,17 +200,25 @@ class ThrottleStore:
             command_id=cmd.command_id,
             scope=scope,
             detail=_text(detail),
-            store_was_empty=bool(int(empty)),
         )
 
-    def claim_epoch(self) -> bool:
-        """Set the store sentinel if missing; True means Redis had lost (or never had) it.
+    def mark(self, mark: OffsetMark) -> str:
+        """Move a partition's watermark past a record that changed nothing (a rejected one).
 
-        The enforcer calls this periodically: a True answer means every command
-        applied before is gone, and the topic must be read again from the start.
+        Returns ``"ok"``, or ``"lost"`` when the watermark is behind ``mark.expected``.
         """
-        now_ms = int(self._redis.time()[0]) * 1000
-        return bool(self._redis.set(self.sentinel_key, now_ms, nx=True))
+        expected = "" if mark.expected is None else mark.expected
+        return _text(self._mark(keys=[self.offsets_key],
+                                args=[mark.field, mark.next_offset, expected]))
+
+    def offset_marks(self, topic: str) -> dict[int, int]:
+        """Partition -> next offset this Redis holds the effect of, for ``topic``."""
+        out: dict[int, int] = {}
+        for field, value in self._redis.hgetall(self.offsets_key).items():
+            name, _, partition = _text(field).rpartition(":")
+            if name == topic and partition.isdigit():
+                out[int(partition)] = int(value)
+        return out
 
     def get(self, scope: Mapping[str, str] | str) -> dict[str, str] | None:
         """The stored hash of a scope (command fields and bucket), or None."""
