@@ -287,7 +287,12 @@ async def run_enforcer(
                         )
                         if outcome == "lost":
                             done.pop(tp, None)
-                            marks = await asyncio.to_thread(enforcer.store.offset_marks, topic)
+                            try:
+                                marks = await asyncio.to_thread(
+                                    enforcer.store.offset_marks, topic
+                                )
+                            except redis.RedisError:
+                                marks = {}  # from the beginning is always safe
                             await rewind(tp, marks.get(tp.partition) or 0)
                             break
                         expected[tp] = record.offset + 1
