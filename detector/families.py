@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from detector.config import Config
-from detector.findings import Context, Finding, judge
+from detector.findings import ANOMALY, Context, Finding, judge
 from detector.policy import Output, Policy, PolicyState
 from detector.records import DlrEvent, Event, SendEvent
 from detector.scopes import KINDS, ScopeState
@@ -232,7 +232,10 @@ class FamilyProcessor:
                       entity_id=entity_id)
         finding = judge(scope, signals, step, ctx)
         if finding is not None or scope.learn_due(step):
-            scope.learn(step, flagged=finding is not None, signals=signals)
+            # While any threat is open on this entity, none of its scopes learn:
+            # the attack may be showing in a scope that raised nothing itself.
+            under_attack = any(e.kind != ANOMALY for e in entity.policy.episodes.values())
+            scope.learn(step, flagged=finding is not None or under_attack, signals=signals)
         return finding
 
     def _entity_of(self, key: str, scope: ScopeState) -> tuple[str, str | None]:

@@ -81,21 +81,23 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return _finding(BOMBING, score, state, signals, step, ctx,
                             ("volume", "conversion"), _number_scope(state, ctx))
         return None
-    if vol < t / 2:
-        return None
-    if kind in ("account", "api_key"):
+    if kind in ("account", "api_key") and vol >= t / 2:
         origin = max(get("new_key"), get("new_ip"))
         spread = max(get("new_destination"), get("new_country"), get("premium"), get("url"))
         if origin >= t and spread >= t / 2:
             return _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
                             ("volume", "new_key", "new_ip", "new_destination", "new_country",
                              "premium", "url"), _origin_scope(state, ctx))
-    fraud = [get("conversion"), get("sequential"), get("premium")]
-    if max(fraud) >= t:
-        score = vol + sum(x for x in fraud if x >= t / 2)
+    # Independent fraud traces add up; a young scope (an account's first hour in a
+    # country, a range that just woke up) has no volume history worth comparing.
+    fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
+    if fraud >= t and (vol >= t / 2 or state.young(step)):
+        score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "new_country"),
                         _pumping_scope(state, ctx))
+    if vol < t / 2:
+        return None
     if kind in ("account", "api_key"):
         url, dup = get("url"), get("dup_body")
         fresh = get("new_destination") >= t / 2 or state.young(step)

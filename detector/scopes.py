@@ -122,8 +122,14 @@ SHARES_BY_KIND = {
     "route": (),
 }
 RECENT_NUMBERS_STEPS = 6  # sequential numbers: compare with the last minute
-RECENT_CAP = 4096
-TREES_AFTER_LESSONS = 120  # bounded memories of recent destinations, bodies, origins
+RECENT_CAP = 4096  # bounded memories of recent destinations, bodies, origins
+TREES_AFTER_LESSONS = 120
+NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
+# Fraud traces are rare in honest traffic everywhere: their baselines start from
+# a strong population prior, so a new scope cannot learn an attack as normal in
+# its first minutes.
+STRONG_PRIOR_TRIALS = 200.0
+FRAUD_TRACES = frozenset({"sequential", "premium"})
 
 
 @dataclass(slots=True)
@@ -157,7 +163,8 @@ class ScopeState:
         self.shares: dict[str, ProportionBaseline] = {}
         # Pumped numbers almost never verify; a launch's new users verify less,
         # but nowhere near zero: only a collapse to under 30% of normal counts.
-        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.7)
+        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.7,
+                                             prior_weight=STRONG_PRIOR_TRIALS)
         self.delivered = ProportionBaseline(kind.priors["delivered"], "down", min_effect=0.3)
         self.dlr_coverage = ProportionBaseline(kind.priors["dlr_coverage"], "down",
                                                min_effect=0.5)
@@ -207,9 +214,10 @@ class ScopeState:
             v[VERIFIED_NUMBERS] = _fresh(buf.verified_numbers, self.recent_verified_numbers,
                                          step, 10 * self.steps_per_min)
         if self.kind.track_origin:
-            v[NEW_COUNTRY] = _novel(buf.countries, self.seen_countries, step)
-            v[NEW_KEY] = _novel(buf.keys, self.seen_keys, step)
-            v[NEW_IP] = _novel(buf.ips, self.seen_ips, step)
+            horizon = NOVELTY_MINUTES * self.steps_per_min
+            v[NEW_COUNTRY] = _novel(buf.countries, self.seen_countries, step, horizon)
+            v[NEW_KEY] = _novel(buf.keys, self.seen_keys, step, horizon)
+            v[NEW_IP] = _novel(buf.ips, self.seen_ips, step, horizon)
             self.last_step_keys = buf.keys
         if self.young(step):
             # Everything is new to a new scope: novelty only means something
@@ -349,6 +357,11 @@ class ScopeState:
             out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
         return out
 
+    def _share_baseline(self, name: str) -> ProportionBaseline:
+        weight = STRONG_PRIOR_TRIALS if name in FRAUD_TRACES else 20.0
+        return ProportionBaseline(self.kind.priors[name], SHARE_SIGNALS[name][1],
+                                  prior_weight=weight)
+
     def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
         """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
         if self.kind.name == "destination":
@@ -360,7 +373,7 @@ class ScopeState:
         field_index, direction = SHARE_SIGNALS[name]
         model = self.shares.get(name)
         if model is None:
-            model = self.shares[name] = ProportionBaseline(self.kind.priors[name], direction)
+            model = self.shares[name] = self._share_baseline(name)
         s1 = model.score_one({"hits": t1[field_index], "trials": t1[SENDS]})
         s10 = model.score_one({"hits": t10[field_index], "trials": t10[SENDS]})
         window = t1 if s1 >= s10 else t10
@@ -387,8 +400,7 @@ class ScopeState:
             for name in SHARES_BY_KIND[self.kind.name]:
                 model = self.shares.get(name)
                 if model is None:
-                    model = self.shares[name] = ProportionBaseline(
-                        self.kind.priors[name], SHARE_SIGNALS[name][1])
+                    model = self.shares[name] = self._share_baseline(name)
                 model.learn_one({"hits": pending[SHARE_SIGNALS[name][0]],
                                  "trials": pending[SENDS]})
         if pending[DLRS]:
@@ -452,14 +464,22 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
     return fresh
 
 
-def _novel(current: dict[str, int], seen: dict[str, int], step: int) -> float:
-    """Sends in ``current`` whose key ``seen`` does not hold; then remember them (bounded)."""
+def _novel(current: dict[str, int], first_seen: dict[str, int], step: int, horizon: int
+           ) -> float:
+    """Sends in ``current`` from keys first seen less than ``horizon`` steps ago.
+
+    A stolen key stays "new" for the hour after its first use, not just for the
+    one step in which it first appeared. Memory is bounded: past the cap the
+    keys first seen longest ago are forgotten.
+    """
     novel = 0
     for key, count in current.items():
-        if key not in seen:
+        first = first_seen.get(key)
+        if first is None:
+            first_seen[key] = first = step
+        if first > step - horizon:
             novel += count
-        seen[key] = step
-    if len(seen) > RECENT_CAP:
-        for key in sorted(seen, key=seen.__getitem__)[: len(seen) - RECENT_CAP]:
-            del seen[key]
+    if len(first_seen) > RECENT_CAP:
+        for key in list(first_seen)[: len(first_seen) - RECENT_CAP]:
+            del first_seen[key]
     return novel
