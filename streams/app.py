@@ -46,6 +46,7 @@ FANOUT = 64  # bound on (family, key) pairs of one event; spaces sequence number
 MAX_RAW_BYTES = 64 * 1024  # dead letters keep at most this much of the raw record
 WATERMARK_EVERY = 500  # released records between watermarks of one origin
 WATERMARK_S = 0.2  # ... or seconds
+REPORT_S = 5.0  # seconds between progress lines in the log
 SWEEP_EVERY = 50_000  # events of one scope between sweeps of expired entities (as replay)
 
 
@@ -118,6 +119,10 @@ class SmsguardWorker:
             # The worker is an always-on service; Faust's defaults wait 60 s+ for slow
             # commits and rebalances, which only matters on an overloaded broker.
             broker_commit_every=2000,
+            # Batch the many small sends (re-keyed events, outputs): without linger every
+            # send is its own produce request.
+            producer_linger_ms=5,
+            producer_max_batch_size=512 * 1024,
             stream_wait_empty=False,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -146,6 +151,9 @@ class SmsguardWorker:
         # Records applied but not acked yet, by (topic, partition): acked after the
         # checkpoint that covers them (see streams.state).
         self.pending: dict[tuple[str, int], list[tuple[Any, Any]]] = defaultdict(list)
+        self.repartition_names = {f: t.get_topic_name()
+                                  for f, t in self.repartition_topics.items()}
+        self.output_names = {r: t.get_topic_name() for r, t in self.output_topics.items()}
         self.family_of_topic = {t.get_topic_name(): "account"
                                 for t in self.input_topics.values()}
         self.family_of_topic.update({t.get_topic_name(): f
@@ -162,6 +170,7 @@ class SmsguardWorker:
         self.last_ts: dict[tuple[str, int], int] = {}
         self.watermark_sent: dict[int, Any] = {}
         self.released_ts: dict[int, int] = {}
+        self.next_report = 0.0
         self.watermark_due: dict[int, float] = {}
         self.released_since_mark: dict[int, int] = defaultdict(int)
         self.app.on_partitions_revoked.connect(self._on_revoked)
@@ -210,12 +219,22 @@ class SmsguardWorker:
 
     async def send_outputs(self, outputs: list[Any]) -> None:
         for out in outputs:
-            topic = self.output_topics[out.topic]
-            await topic.send(key=str(out.key).encode(), value=orjson.dumps(out.value))
+            await self.produce(self.output_names[out.topic], str(out.key).encode(),
+                               orjson.dumps(out.value))
         if outputs:
             self._count("outputs", len(outputs))
             if self._metrics is not None:
                 self._metrics.observe_outputs(outputs)
+
+    async def produce(self, topic: str, key: bytes | None, value: bytes,
+                      partition: int | None = None) -> None:
+        """Hand one record to the producer without Faust's per-send channel machinery.
+
+        ``Topic.send`` cost ~0.7 ms a record here (10x the rest of the work); the
+        producer's own ``send`` only appends to a batch. Everything sent is awaited by
+        ``producer.flush()`` before each checkpoint, so nothing a marker covers is lost.
+        """
+        await self.app.producer.send(topic, key, value, partition, None, None)
 
     def topics_of(self, family: str) -> list[str]:
         """Source topics whose records feed ``family``'s processors."""
@@ -315,9 +334,9 @@ class SmsguardWorker:
         self.watermark_due[partition] = now + WATERMARK_S
         self.released_since_mark[partition] = 0
         value = orjson.dumps({"o": str(partition), "w": ts})
-        for topic in self.repartition_topics.values():
+        for topic in self.repartition_names.values():
             for q in range(self.layout.partitions):
-                await topic.send(key=None, partition=q, value=value)
+                await self.produce(topic, None, value, partition=q)
 
     async def _apply_input(self, role: str, scope: PartitionScope, origin: str, offset: int,
                            parsed: Any) -> None:
@@ -338,7 +357,7 @@ class SmsguardWorker:
             # family partition can drop what a restarted input agent forwards again.
             body["n"] = offset * FANOUT + index
             body["k"] = key
-            await self.repartition_topics[family].send(key=key.encode(), value=orjson.dumps(body))
+            await self.produce(self.repartition_names[family], key.encode(), orjson.dumps(body))
         await self.send_outputs(outputs)
 
     # -- family side -------------------------------------------------------------
@@ -380,6 +399,16 @@ class SmsguardWorker:
         if self.state.due(scope):
             await self.checkpoint(scope)
 
+    def report(self) -> None:
+        """One log line of progress (also what the tests read to see the worker work)."""
+        forced = sum(m.forced for m in self.input_mergers.values()) + sum(
+            m.forced for m in self.family_mergers.values())
+        buffered = sum(m.size for m in self.input_mergers.values()) + sum(
+            m.size for m in self.family_mergers.values())
+        log.info("smsguard progress %s forced=%d buffered=%d entities=%s",
+                 dict(sorted(self.counters.items())), forced, buffered,
+                 self.state.entities_by_family())
+
     # -- clock -------------------------------------------------------------------
     async def on_timer(self) -> None:
         """Several times a second: release what waited, send watermarks, checkpoint,
@@ -392,6 +421,9 @@ class SmsguardWorker:
         if self.app.rebalancing:
             return
         now = time.monotonic()
+        if now >= self.next_report:
+            self.next_report = now + REPORT_S
+            self.report()
         idle = now - self.last_event >= self.idle_close_s
         for partition, merger in list(self.input_mergers.items()):
             scope = self.state.scopes.get(("account", partition))
@@ -432,9 +464,8 @@ class SmsguardWorker:
         reason = err.reason
         role = self.layout.role_of(msg.topic)
         record = deadletter_value(role, msg.topic, msg.partition, msg.offset, msg.value, err)
-        await self.output_topics["sms.deadletter"].send(
-            key=msg.key if isinstance(msg.key, bytes) else None, value=orjson.dumps(record)
-        )
+        await self.produce(self.output_names["sms.deadletter"],
+                           msg.key if isinstance(msg.key, bytes) else None, orjson.dumps(record))
         self._count(f"rejected:{reason}")
         if self._metrics is not None:
             self._metrics.records.labels(topic=role, outcome="rejected").inc()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -60,3 +62,142 @@ class LocalKafka:
             ["bash", str(SCRIPT), "status", str(self.workdir)], capture_output=True, text=True
         )
         return done.returncode == 0
+
+
+class WorkerProcess:
+    """``smsguard worker`` as a child process with its own app id and topic names.
+
+    Each test builds its own names (``prefix``), so tests sharing one broker never
+    read each other's records or join each other's consumer group.
+    """
+
+    def __init__(self, bootstrap: str, prefix: str, workdir: Path, partitions: int = 4,
+                 store: str = "rocksdb://", idle_close_s: float = 3.0,
+                 name: str = "worker") -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.partitions = partitions
+        self.store = store
+        self.idle_close_s = idle_close_s
+        self.name = name
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / f"{name}-data"
+        self.log_path = self.workdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def topic(self, role: str) -> str:
+        return f"{self.prefix}.{role.split('.', 1)[1]}"
+
+    def topic_args(self) -> list[str]:
+        args = []
+        for role in ("sms.send", "sms.dlr", "sms.verify", "sms.alerts", "sms.throttle",
+                     "sms.deadletter"):
+            args += [f"--topic-{role.split('.', 1)[1]}", self.topic(role)]
+        return args + ["--bootstrap", self.bootstrap, "--partitions", str(self.partitions)]
+
+    def start(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        cmd = [
+            str(Path(sys.executable).parent / "smsguard"), "worker",
+            *self.topic_args(),
+            "--app-id", self.prefix,
+            "--store", self.store,
+            "--data-dir", str(self.data_dir),
+            "--metrics-port", "-1",
+            "--idle-close", str(self.idle_close_s),
+            "--checkpoint-interval", "1.0",
+            "--loglevel", "info",
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no final commit or flush."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def produce(self, path: str | os.PathLike[str]) -> None:
+        """``smsguard produce`` the replay file into this worker's input topics."""
+        cmd = [str(Path(sys.executable).parent / "smsguard"), "produce", str(path),
+               *self.topic_args()]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+
+def simulate_and_replay(workdir: Path, seed: int = 3) -> tuple[Path, list[dict]]:
+    """A small simulated replay file and what ``smsguard replay`` makes of it.
+
+    Uses the simulator's CLI (the same file a person would produce) and the
+    in-process replay as the reference the worker's outputs are compared with.
+    """
+    import orjson
+
+    from detector.replay import replay_file
+
+    path = workdir / f"sim-{seed}.jsonl"
+    if not path.exists():
+        subprocess.run(
+            [str(Path(sys.executable).parent / "smsguard"), "simulate", "--out", str(path),
+             "--hours", "1", "--accounts", "20", "--seed", str(seed), "--quiet"],
+            check=True, capture_output=True, timeout=300,
+        )
+    out = workdir / f"replay-{seed}.jsonl"
+    replay_file(path, out)
+    with open(out, "rb") as fh:
+        return path, [orjson.loads(line) for line in fh if line.strip()]
+
+
+def ids_of(lines: list[dict]) -> tuple[set[str], set[str]]:
+    """(alert ids, command ids) of output-line objects ``{"topic", "value"}``."""
+    alerts = {o["value"]["alert_id"] for o in lines if o["topic"].endswith("alerts")}
+    commands = {o["value"]["command_id"] for o in lines if o["topic"].endswith("throttle")}
+    return alerts, commands
+
+
+def worker_outputs(bootstrap: str, worker: WorkerProcess) -> list[dict]:
+    """Every alert and throttle record the worker wrote so far, as output-line objects."""
+    from streams.kafka_io import read_all
+
+    topics = [worker.topic("sms.alerts"), worker.topic("sms.throttle")]
+    records = asyncio.run(read_all(bootstrap, topics, idle_timeout_s=1.0))
+    return [{"topic": "sms.alerts" if r.topic == topics[0] else "sms.throttle",
+             "value": r.json()} for r in records]
+
+
+def wait_for_outputs(bootstrap: str, worker: WorkerProcess, expected: list[dict],
+                     timeout_s: float = 240.0, settle_s: float = 6.0,
+                     workers: list[WorkerProcess] | None = None) -> list[dict]:
+    """Poll the output topics until every expected id is there (or ``timeout_s``),
+    then wait ``settle_s`` more so extra outputs would show up too."""
+    import time
+
+    want_alerts, want_commands = ids_of(expected)
+    deadline = time.monotonic() + timeout_s
+    got: list[dict] = []
+    while time.monotonic() < deadline:
+        for w in workers or [worker]:
+            if not w.alive():
+                raise RuntimeError(f"{w.name} exited:\n{w.log()[-5000:]}")
+        got = worker_outputs(bootstrap, worker)
+        alerts, commands = ids_of(got)
+        if want_alerts <= alerts and want_commands <= commands:
+            time.sleep(settle_s)
+            return worker_outputs(bootstrap, worker)
+        time.sleep(2.0)
+    return got
