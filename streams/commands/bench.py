@@ -149,8 +149,6 @@ def throughput_figures(size: int, seed: int, workdir: Path, config_path: str | N
 
 def _replay_child(argv: list[str]) -> int:
     """Child process: replay one file, print one JSON line of figures."""
-    import resource
-
     parser = argparse.ArgumentParser(prog="bench replay-child")
     parser.add_argument("input")
     parser.add_argument("output")
@@ -160,9 +158,9 @@ def _replay_child(argv: list[str]) -> int:
     from detector.replay import replay_file
 
     config = load_config(args.config)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _memory_kib("VmRSS")
     summary = replay_file(args.input, args.output, config=config)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _memory_kib("VmHWM")
     print(json.dumps({
         "records": summary.records_in,
         "seconds": round(summary.seconds, 2),
@@ -173,6 +171,25 @@ def _replay_child(argv: list[str]) -> int:
         "peak_rss_mib": round(peak / 1024, 1),
     }))
     return 0
+
+
+def _memory_kib(field: str) -> int:
+    """This process's RSS (``VmRSS``) or peak RSS (``VmHWM``) in KiB.
+
+    /proc is read rather than ``ru_maxrss`` because Linux carries the parent's
+    high-water mark over fork/exec into the child's ``ru_maxrss``: a child started
+    by a big parent would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _print_detection(d: dict) -> None:
