@@ -248,3 +248,27 @@ def test_redis_cli_can_run_the_documented_call(store, redis_process):
     assert replies[0] == ["1", "0", "within_limit", "account_id=A|api_key_id=k9"]
     assert replies[1][0] == "0" and replies[1][2:] == ["rate_limited", "account_id=A|api_key_id=k9"]
     assert 0 < int(replies[1][1]) <= 2000
+
+
+def test_one_client_shared_by_threads_never_spends_a_token_twice(store, client):
+    """Eight threads, 400 checks, a bucket holding one token that never refills: one admit."""
+    import threading
+
+    apply(store, "t0", "limit", {"prefix": "+4915"}, rate_per_s=0.0)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def gateway(n: int) -> None:
+        for i in range(50):
+            batch = [AdmissionRequest(f"acct-{n}", f"+49151{n}{i:05d}")] * (1 + i % 3)
+            allowed = [d.allowed for d in client.check_many(batch)]
+            with lock:
+                results.extend(allowed)
+
+    threads = [threading.Thread(target=gateway, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 * sum(1 + i % 3 for i in range(50))
+    assert results.count(True) == 1

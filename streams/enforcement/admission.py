@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class AdmissionRequest:
 
 
 class AdmissionClient:
-    """Synchronous admission client for gateways.
+    """Synchronous admission client for gateways; one instance may serve many threads.
 
     Parameters
     ----------
@@ -116,6 +117,9 @@ class AdmissionClient:
         self._head: tuple[str, bytes] | None = None
         self._down_until = 0.0
         self._enricher = NumberEnricher()
+        # The enricher's cache is a plain dict that evicts in bulk; gateways share one
+        # client between threads, so lookups take turns (they are cache hits, ~1 us).
+        self._enricher_lock = threading.Lock()
         self._counters = (
             {label: metrics.admission.labels(decision=label) for label in
              ("allow", "deny", "retry", "error")}
@@ -184,7 +188,8 @@ class AdmissionClient:
             raise ValueError(f"destination must be E.164 ('+' and digits): {req.destination!r}")
         country = req.country
         if country is None:
-            info = self._enricher.lookup(req.destination)
+            with self._enricher_lock:
+                info = self._enricher.lookup(req.destination)
             # "ZZ" = the plan has no single region: probe no country scope.
             country = info.country if info is not None and info.country != "ZZ" else ""
         return (
