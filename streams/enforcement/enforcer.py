@@ -121,11 +121,13 @@ class Enforcer:
                 return self._lost(mark)
             outcome = result.status
             log.info("%s %s %s (%s)", outcome, command.action, result.scope, command.command_id)
-        self._count(outcome)
+        self.count_outcome(outcome)
         return outcome
 
     def _lost(self, mark: OffsetMark | None) -> str:
         self.rewinds += 1
+        # Counted so operators can alert on it: Redis dropped commands it had accepted.
+        self.count_outcome("redis_lost")
         log.warning("Redis lost throttle commands of %s (watermark behind %s): re-reading",
                     mark.field if mark else "?", mark.expected if mark else "?")
         return "lost"
@@ -182,7 +184,8 @@ class Enforcer:
         self.redis_failures += 1
         log.warning("Redis did not accept the command (%s); retrying in %.2fs", exc, delay)
 
-    def _count(self, outcome: str) -> None:
+    def count_outcome(self, outcome: str) -> None:
+        """Tally one outcome (and export it when metrics were given)."""
         self.outcomes[outcome] += 1
         if self.metrics is not None:
             self.metrics.enforcer_commands.labels(outcome=outcome).inc()
@@ -259,6 +262,7 @@ async def run_enforcer(
             target = rewind_target(expected[tp], marks.get(tp.partition))
             if target is not None:
                 enforcer.rewinds += 1
+                enforcer.count_outcome("redis_lost")
                 await rewind(tp, target)
 
     await consumer.start()
