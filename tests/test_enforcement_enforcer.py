@@ -244,7 +244,8 @@ def test_enforcer_waits_for_redis_and_catches_up_after_restart(redis_process, re
     client.close()
 
 
-def test_enforcer_reports_lost_records_instead_of_applying_past_them(redis_url, enforcer):
+def test_enforcer_reports_lost_records_instead_of_applying_past_them(redis_url, enforcer,
+                                                                      metrics):
     """Redis came back empty: the next record is not applied on top of a hole."""
     raws = [signed(command(f"m-{i}", "block", {"account_id": f"acct-{i}"})) for i in range(3)]
     expected = None
@@ -259,6 +260,7 @@ def test_enforcer_reports_lost_records_instead_of_applying_past_them(redis_url, 
     assert enforcer.rewinds == 1
     unsigned = json.dumps(command("m-x", "block", {"account_id": "X"})).encode()
     assert enforcer.handle(unsigned, OffsetMark("sms.throttle", 0, 4, expected=2)) == "lost"
+    assert counted(metrics, "redis_lost") == 2
     # Re-read from the beginning (no expectation while rebuilding): all back.
     for offset, raw in enumerate(raws):
         assert enforcer.handle(raw, OffsetMark("sms.throttle", 0, offset + 1)) == "applied"
