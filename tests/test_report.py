@@ -147,6 +147,14 @@ def test_report_is_self_contained_with_png_images(tmp_path: Path) -> None:
     assert "acct-1" in text and "prefix:+2376" in text
 
 
+def test_bare_records_of_a_tail_dump_load_like_replay_lines(tmp_path: Path) -> None:
+    lines = sample_output()
+    wrapped = load_findings(write_jsonl(tmp_path / "out.jsonl", lines))
+    bare = load_findings(write_jsonl(tmp_path / "dump.jsonl", [ln["value"] for ln in lines]))
+    assert bare.alerts == wrapped.alerts and bare.throttles == wrapped.throttles
+    assert len(bare.alerts) + len(bare.throttles) == len(lines)
+
+
 def test_report_of_empty_output_still_renders(tmp_path: Path) -> None:
     out = write_jsonl(tmp_path / "out.jsonl", [])
     html = tmp_path / "report.html"

@@ -1,6 +1,7 @@
 """Load what the detector emitted: a replay output or a captured output-topic dump.
 
-Both use the contract's replay line format, ``{"topic": ..., "value": {...}}``.
+Both use the contract's replay line format, ``{"topic": ..., "value": {...}}``;
+bare records, one a line (``smsguard tail alerts --json``), are read too.
 Topic names may be the configured ones rather than the default role names, so
 a line is classified by its value's shape first (``alert_id`` without
 ``command_id`` is an alert, ``command_id`` a throttle command) and by topic
@@ -55,9 +56,17 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
 
 
+def line_value(line: Mapping[str, Any]) -> Any:
+    """The record of a line: its ``value``, or the line itself when it is a bare record
+    (``smsguard tail --json`` prints records without the ``{"topic", "value"}`` wrapper)."""
+    if "value" not in line and ("alert_id" in line or "command_id" in line):
+        return line
+    return line.get("value")
+
+
 def output_role(line: Mapping[str, Any], topic_roles: Mapping[str, str] | None = None) -> str:
     """``sms.alerts``, ``sms.throttle`` or ``other`` for one output line."""
-    value = line.get("value")
+    value = line_value(line)
     if not isinstance(value, Mapping):
         return "other"
     topic = str(line.get("topic", ""))
@@ -77,9 +86,9 @@ def findings_from_lines(
     for line in lines:
         role = output_role(line, topic_roles)
         if role == ALERTS:
-            found.alerts.append(dict(line["value"]))
+            found.alerts.append(dict(line_value(line)))
         elif role == THROTTLE:
-            found.throttles.append(dict(line["value"]))
+            found.throttles.append(dict(line_value(line)))
         else:
             found.skipped[str(line.get("topic", "?"))] += 1
     found.alerts.sort(key=lambda r: r["ts"])
