@@ -64,6 +64,7 @@ class ScopeKind:
     min_dlrs: int = 20  # 10-minute DLRs before delivery is judged
     use_trees: bool = False
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
+    sees_verifications: bool = True  # verify records carry no API key or route
     # Population shares a new scope is assumed to have until its own history speaks.
     priors: dict[str, float] = field(default_factory=dict)
 
@@ -88,7 +89,7 @@ KINDS: dict[str, ScopeKind] = {
         ScopeKind("account", "account", True, True, True, prior_rate_per_min=2.0,
                   use_trees=True, priors=DEFAULT_PRIORS),
         ScopeKind("api_key", "api_key", True, True, False, prior_rate_per_min=2.0,
-                  priors=DEFAULT_PRIORS),
+                  sees_verifications=False, priors=DEFAULT_PRIORS),
         ScopeKind("account_country", "account", True, False, False, prior_rate_per_min=0.5,
                   priors=DEFAULT_PRIORS),
         ScopeKind("prefix", "prefix", True, False, False, prior_rate_per_min=0.5,
@@ -97,7 +98,7 @@ KINDS: dict[str, ScopeKind] = {
                   prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
                   priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
-                  priors=DEFAULT_PRIORS),
+                  sees_verifications=False, priors=DEFAULT_PRIORS),
     )
 }
 
@@ -338,15 +339,23 @@ class ScopeState:
             for name in SHARES_BY_KIND[kind.name]:
                 out[name] = self._share_signal(name, t1, t10)
         conv = self.sums.totals(WCONV)
-        if conv[OTP] >= 5:
+        if conv[OTP] >= 5 and kind.sees_verifications:
             hits, trials = self._conversion_counts(t10, conv)
             out["conversion"] = Signal(
                 self.conversion.score_one({"hits": hits, "trials": trials}),
                 share(hits, trials), self.conversion.mean)
-        if t10[DLRS] >= kind.min_dlrs:
-            out["delivered"] = Signal(
-                self.delivered.score_one({"hits": t10[DELIVERED], "trials": t10[DLRS]}),
-                share(t10[DELIVERED], t10[DLRS]), self.delivered.mean)
+        # A route that dies shows in the last minute long before it moves the 10-minute
+        # share: judge both and keep the stronger.
+        best: Signal | None = None
+        for window in (t1, t10):
+            if window[DLRS] >= kind.min_dlrs:
+                got = Signal(
+                    self.delivered.score_one({"hits": window[DELIVERED], "trials": window[DLRS]}),
+                    share(window[DELIVERED], window[DLRS]), self.delivered.mean)
+                if best is None or got.surprise > best.surprise:
+                    best = got
+        if best is not None:
+            out["delivered"] = best
         sent = self.sums.totals(WDLR)[SENDS]
         if kind.name == "route" and sent >= kind.min_dlrs:
             got = min(t10[DLRS], sent)
@@ -406,7 +415,7 @@ class ScopeState:
         if pending[DLRS]:
             self.delivered.learn_one({"hits": pending[DELIVERED], "trials": pending[DLRS]})
         conv = self.sums.totals(WCONV)
-        if conv[OTP] >= 1:
+        if conv[OTP] >= 1 and self.kind.sees_verifications:
             # The conversion window spans ten minutes; learn the part that is new.
             weight = min(1.0, span / (10 * self.steps_per_min))
             t10 = self.sums.totals(W10)
