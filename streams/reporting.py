@@ -143,6 +143,10 @@ def plot_incident(timeline: IncidentTimeline) -> Figure:
     ax.axvspan(*_times([incident["start_ts"], incident["end_ts"]]), color="#f1c40f", alpha=0.12,
                label="labelled span")
     score_ax = ax.twinx()
+    if timeline.traced:
+        score_ax.scatter(_times([f["ts"] for f in timeline.traced]),
+                         [f["score"] for f in timeline.traced], s=6, color="#7f8c8d", alpha=0.6,
+                         label="finding score (every judged step)")
     points = timeline.score_points
     if points:
         score_ax.scatter(_times([p[0] for p in points]), [p[1] for p in points], zorder=5,
@@ -154,6 +158,12 @@ def plot_incident(timeline: IncidentTimeline) -> Figure:
             score_ax.axhline(level, color="#555", linestyle=style, linewidth=1, label=name)
     score_ax.set_ylabel("score")
     score_ax.set_ylim(bottom=0)
+    scores = [p[1] for p in points] + [f["score"] for f in timeline.traced or []]
+    top_level = timeline.critical_score or timeline.warning_score
+    if top_level and scores and max(scores) > 4 * top_level:
+        # Pumping scores run into the thousands; keep the thresholds readable.
+        score_ax.set_yscale("symlog", linthresh=top_level)
+        score_ax.set_ylabel("score (log above the critical threshold)")
     for n, alert in enumerate(timeline.alerts):
         ax.axvline(_times([alert["ts"]])[0], color=SEVERITY_COLOURS.get(alert.get("severity"),
                    "#333"), linewidth=1, label="alert" if n == 0 else None)
@@ -277,13 +287,15 @@ def build_report(
     title: str = "smsguard report",
     sources: Mapping[str, str] | None = None,
     summary: Mapping[str, Any] | None = None,
+    score_trace: Sequence[Mapping[str, Any]] | None = None,
 ) -> ReportData:
     """Shape everything one page shows.
 
     ``traffic`` is a :class:`detector.analysis.traffic.Traffic` (the replay
     input) or None; ``labels`` the simulator's incidents; ``outcomes`` maps
     incident id to the evaluation's verdict (detected, delay_s,
-    stopped_share, throttled).
+    stopped_share, throttled); ``score_trace`` every finding of a traced
+    replay (:func:`detector.analysis.score_trace.trace_findings`).
     """
     from detector.analysis.incidents import incident_timeline
     from detector.analysis.timelines import findings_over_time, top_entities
@@ -313,7 +325,7 @@ def build_report(
         incident_timeline(incident, findings, send_dicts, warning_score=warning,
                           critical_score=critical,
                           outcome=(outcomes or {}).get(str(incident.get("incident_id"))),
-                          failed_dlrs=failed)
+                          failed_dlrs=failed, trace=score_trace)
         for incident in labels
     ]
     return ReportData(

@@ -7,6 +7,8 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from detector.analysis.findings import load_findings
 from detector.analysis.timelines import findings_over_time, top_entities
 from streams.cli import main
@@ -235,18 +237,47 @@ def bodies_of(path: Path) -> set[str]:
         return {b for line in fh if (b := json.loads(line)["value"].get("body"))}
 
 
-def test_report_command_with_replay_and_labels(tmp_path: Path) -> None:
-    """simulate → replay → report: one timeline per incident, the evaluation's verdicts."""
-    from detector.evaluation import evaluate
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A small simulated file, its labels and its replay output."""
     from detector.replay import replay_file
     from detector.simulation import simulate
 
-    inp, lab, out = tmp_path / "sim.jsonl", tmp_path / "sim.labels.jsonl", tmp_path / "out.jsonl"
+    root = tmp_path_factory.mktemp("replayed")
+    inp, lab, out = root / "sim.jsonl", root / "sim.labels.jsonl", root / "out.jsonl"
     simulate(inp, lab, seed=3, hours=2.0, accounts=30)
     replay_file(inp, out)
+    return inp, lab, out
+
+
+def test_score_trace_holds_every_alerted_finding(replayed: tuple[Path, Path, Path]) -> None:
+    """Alerts are findings the policy spoke about: each is in the trace with its score."""
+    from detector.analysis.score_trace import trace_findings
+
+    inp, _, out = replayed
+    alerts = load_findings(out).alerts
+    trace = trace_findings(inp)
+    assert alerts and len(trace) > len(alerts)
+    # Several scopes may judge one entity in a step; the policy alerts on the best.
+    traced: dict[tuple, float] = {}
+    for f in trace:
+        key = (f["ts"], f["kind"], f["entity"]["type"], f["entity"]["id"])
+        traced[key] = max(traced.get(key, f["score"]), f["score"])
+    for a in alerts:
+        key = (a["ts"], a["kind"], a["entity"]["type"], a["entity"]["id"])
+        assert traced[key] == pytest.approx(a["score"], abs=1e-3)
+
+
+def test_report_command_with_replay_and_labels(
+    replayed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """simulate → replay → report: one timeline per incident, the evaluation's verdicts."""
+    from detector.evaluation import evaluate
+
+    inp, lab, out = replayed
     html = tmp_path / "report.html"
     assert main(["report", str(out), "--input", str(inp), "--labels", str(lab),
-                 "--html", str(html)]) == 0
+                 "--trace-scores", "--html", str(html)]) == 0
 
     page = scan(html)
     labels = [json.loads(line) for line in lab.read_text().splitlines() if line.strip()]

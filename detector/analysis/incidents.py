@@ -92,6 +92,8 @@ class IncidentTimeline:
     outcome: dict[str, Any] = field(default_factory=dict)
     # Failed delivery reports of the incident's routes (route incidents only).
     failed_dlrs: list[int] | None = None
+    # Every finding that touched the incident (see detector.analysis.score_trace), if traced.
+    traced: list[dict[str, Any]] | None = None
 
     @property
     def incident_id(self) -> str:
@@ -113,6 +115,7 @@ def incident_timeline(
     critical_score: float | None = None,
     outcome: Mapping[str, Any] | None = None,
     failed_dlrs: Iterable[Mapping[str, Any]] = (),
+    trace: Iterable[Mapping[str, Any]] | None = None,
 ) -> IncidentTimeline:
     """Bin the incident's scope and attack volume and collect its alerts and throttles.
 
@@ -120,7 +123,9 @@ def incident_timeline(
     ``sends`` are send records (dicts with ts, message_id, account_id,
     destination, route, api_key_id; bodies are not read). ``failed_dlrs``
     (dicts with ts and route) give route incidents, which have no attack
-    messages of their own, a series of what went wrong.
+    messages of their own, a series of what went wrong. ``trace`` is the
+    output of :func:`detector.analysis.score_trace.trace_findings`; the
+    findings that touch the incident are kept for the score line.
     """
     start = int(incident["start_ts"]) - context_ms
     end = int(incident["end_ts"]) + context_ms
@@ -159,4 +164,7 @@ def incident_timeline(
         critical_score=critical_score,
         outcome=dict(outcome or {}),
         failed_dlrs=failures,
+        traced=None if trace is None else [
+            dict(f) for f in trace if start <= f["ts"] <= end and alert_matches(f, incident)
+        ],
     )

@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bin-s", type=int, default=None,
                         help="seconds per bin in time plots (default: chosen from the span)")
     parser.add_argument("--title", default="smsguard report")
+    parser.add_argument("--trace-scores", action="store_true",
+                        help="replay --input once more to draw every finding's score on the "
+                        "incident timelines, not only the alerts' (costs one replay)")
     parser.set_defaults(run=run)
 
 
@@ -37,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     from streams.reporting import build_report, write_report
 
     config = load_config(args.config)
-    if args.labels and not args.input:
-        print("smsguard report: --labels needs --input (the replay input)", file=sys.stderr)
-        return 2
+    for option, given in (("--labels", args.labels), ("--trace-scores", args.trace_scores)):
+        if given and not args.input:
+            print(f"smsguard report: {option} needs --input (the replay input)",
+                  file=sys.stderr)
+            return 2
     findings = load_findings(args.output, topic_roles_of(config))
     traffic = load_traffic(args.input, config) if args.input else None
     labels = load_labels(args.labels) if args.labels else []
@@ -48,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         from detector.analysis.outcomes import evaluate_outcomes
 
         outcomes, summary = evaluate_outcomes(args.input, args.labels, args.output)
+    trace = None
+    if args.trace_scores:
+        from detector.analysis.score_trace import trace_findings
+
+        trace = trace_findings(args.input, config)
     sources = {"output": args.output}
     if args.input:
         sources["input"] = args.input
@@ -55,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         sources["labels"] = args.labels
     data = build_report(findings, traffic=traffic, labels=labels, config=config,
                         outcomes=outcomes, top_n=args.top, bin_s=args.bin_s, title=args.title,
-                        sources=sources, summary=summary)
+                        sources=sources, summary=summary, score_trace=trace)
     write_report(data, args.html)
     print(f"wrote {args.html}: {len(findings.alerts)} alerts, {len(findings.throttles)} "
           f"throttle commands, {len(data.timelines)} incidents")
