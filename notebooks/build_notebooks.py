@@ -142,6 +142,7 @@ import matplotlib.pyplot as plt
 
 from detector.analysis.findings import load_findings
 from detector.analysis.notebook_inputs import notebook_inputs
+from detector.analysis.score_trace import trace_findings
 from detector.analysis.timelines import throttle_intervals
 from detector.analysis.traffic import entity_sends, load_traffic, message_shape, sends_per_bin
 from detector.config import load_config
@@ -204,6 +205,28 @@ ax.set_xlabel("hours relative to the alert")
 ax.set_ylabel(f"sends per {bin_s} s")
 ax.legend()
 plt.show()"""),
+    new_markdown_cell("""## The entity's scores over time
+
+Every finding the detector judged for this entity (one replay, observed step by step),
+not only the ones it alerted on, against the policy's thresholds."""),
+    new_code_cell("""trace = [f for f in trace_findings(inputs.input_path, config)
+         if f["entity"] == alert["entity"] and start <= f["ts"] <= end]
+fig, ax = plt.subplots(figsize=(11, 3.5))
+for kind in sorted({f["kind"] for f in trace}):
+    points = [f for f in trace if f["kind"] == kind]
+    ax.scatter([(f["ts"] - alert["ts"]) / 3_600_000 for f in points],
+               [f["score"] for f in points], s=10, label=kind)
+ax.axhline(config.policy.warning_score, color="orange", linestyle="--", label="warning")
+ax.axhline(config.policy.critical_score, color="red", linestyle=":", label="critical")
+ax.axvline(0, color="red", linewidth=2)
+ax.set_xlim(hours[0], hours[-1] + bin_s / 3600)
+if trace and max(f["score"] for f in trace) > 4 * config.policy.critical_score:
+    ax.set_yscale("symlog", linthresh=config.policy.critical_score)
+ax.set_xlabel("hours relative to the alert")
+ax.set_ylabel("finding score")
+ax.legend(fontsize="small", ncol=3)
+plt.show()
+print(f"{len(trace)} findings for {entity_type}:{entity_id} in the window")"""),
     new_markdown_cell("""## The messages' shape: the alert's window against the entity's normal
 
 Counts, destinations, countries, number types and lengths; the text is never loaded."""),
