@@ -260,6 +260,14 @@ def render_report(data: ReportData) -> str:
               else "no", *_outcome_cells(t.outcome, bool(t.incident.get("benign"))),
               len(t.alerts), len(t.throttles)] for t in data.timelines],
         ))
+        false_groups = data.summary.get("false alert groups")
+        if false_groups:
+            parts.append("<h3>False alerts (no labelled attack behind them)</h3>")
+            parts.append(_table(
+                ["entity", "kind", "alerts", "first", "worst severity"],
+                [[g["entity"], g["kind"], g["alerts"], _utc(g["first_ts"]), g["max_severity"]]
+                 for g in false_groups[:20]],
+            ))
         for t in data.timelines:
             parts.append(f"<h3>{html.escape(t.incident_id)}</h3>")
             description = t.incident.get("description")

@@ -296,6 +296,9 @@ def test_report_command_with_replay_and_labels(
         else:
             assert row[3] == ("yes" if result.detected else "no")
             assert (row[4] == "–") == (result.delay_s is None)
+    for group in sorted(verdict.false_alerts, key=lambda a: (-a.count, a.first_ts))[:20]:
+        row = [f"{group.entity_type}:{group.entity_id}", group.kind, str(group.count)]
+        assert row in [r[:3] for r in page.rows]
     detected = sum(r.detected for r in verdict.malicious)
     assert rows["malicious incidents detected"][1] == f"{detected}/{len(verdict.malicious)}"
     text = html.read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ def evaluate_outcomes(
     output_path: str | os.PathLike[str],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """(incident id → {detected, delay_s, stopped_share, throttled, money_usd, wrong_kinds},
-    headline figures)."""
+    headline figures, plus the list of false-alert groups under "false alert groups")."""
     from detector.evaluation import evaluate
 
     report = evaluate(input_path, labels_path, output_path)
@@ -45,4 +45,10 @@ def evaluate_outcomes(
         "false throttles": summary["false_throttles"],
         "benign surges throttled": ", ".join(summary["benign_throttled"]) or "none",
     }
+    # Not figures for the headline table: the report lists them on their own.
+    headline["false alert groups"] = [
+        {"entity": f"{a.entity_type}:{a.entity_id}", "kind": a.kind, "alerts": a.count,
+         "first_ts": a.first_ts, "max_severity": a.max_severity}
+        for a in sorted(report.false_alerts, key=lambda a: (-a.count, a.first_ts))
+    ]
     return outcomes, headline
