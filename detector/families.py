@@ -216,18 +216,18 @@ class FamilyProcessor:
         closed = scope.close(step, entity.seen_destinations).values
         entity_id, account_id = self._entity_of(key, scope)
         threshold = self.config.detector.surprise_threshold
-        in_episode = self.policy.open_for(entity.policy, scope.kind.entity_type, entity_id)
-        if not in_episode and not (scope.ready()
-                                   and scope.judge_due(step, closed, threshold / 2)):
+        holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
+        if not holding and not (scope.ready()
+                                and scope.judge_due(step, closed, threshold / 2)):
             if scope.learn_due(step):
                 scope.learn(step, flagged=False)
             return None
         self.counters[f"evaluations:{scope.kind.name}"] += 1
         signals = scope.signals(step)
-        if in_episode:
-            threshold *= self.config.policy.clear_ratio  # hysteresis: easier to stay than to enter
         ctx = Context(threshold=threshold,
                       sensitivity=self.config.sensitivity_of(account_id),
+                      holding=holding,
+                      hold_threshold=threshold * self.config.policy.clear_ratio,
                       prefix_depth=self.prefix_depth, account_id=account_id,
                       entity_id=entity_id)
         finding = judge(scope, signals, step, ctx)

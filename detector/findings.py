@@ -54,6 +54,10 @@ class Context:
 
     threshold: float
     sensitivity: float
+    # Kinds with an open episode on this entity and the lowered bar that holds them
+    # open (hysteresis); every other kind must clear the full threshold.
+    holding: frozenset[str]
+    hold_threshold: float
     prefix_depth: int
     account_id: str | None  # the account the scope belongs to, if any
     entity_id: str  # what the alert names (account id, key id, prefix, number, route)
@@ -67,20 +71,27 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     def get(name: str) -> float:
         return s.get(name, 0.0)
 
-    t, kind = ctx.threshold, state.kind.name
+    kind = state.kind.name
     vol = get("volume")
+
+    def bar(threat: str) -> float:
+        return ctx.hold_threshold if threat in ctx.holding else ctx.threshold
+
     if kind == "route":
+        t = bar(DEGRADATION)
         drop = max(get("delivered"), get("dlr_coverage"))
         if drop >= t:
             return _finding(DEGRADATION, drop, state, signals, step, ctx,
                             ("delivered", "dlr_coverage"), None)
         return None
     if kind == "destination":
-        if vol >= t:
+        t = bar(BOMBING)
+        if vol >= t / 2 and vol + get("conversion") >= t:
             score = vol + get("conversion")
             return _finding(BOMBING, score, state, signals, step, ctx,
                             ("volume", "conversion"), _number_scope(state, ctx))
         return None
+    t = bar(TAKEOVER)
     if kind in ("account", "api_key") and vol >= t / 2:
         origin = max(get("new_key"), get("new_ip"))
         spread = max(get("new_destination"), get("new_country"), get("premium"), get("url"))
@@ -91,11 +102,13 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
+    t = bar(PUMPING)
     if fraud >= t and (vol >= t / 2 or state.young(step)):
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "new_country"),
                         _pumping_scope(state, ctx))
+    t = bar(SPAM)
     if vol < t / 2:
         return None
     if kind in ("account", "api_key"):
@@ -106,6 +119,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return _finding(SPAM, score, state, signals, step, ctx,
                             ("volume", "url", "dup_body", "new_destination"),
                             _origin_scope(state, ctx))
+    t = bar(ANOMALY)
     if kind in ("account", "prefix") and (vol >= 2 * t or (vol >= t and get("trees") >= 0.95)):
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)

@@ -72,8 +72,11 @@ class Policy:
         self.allowed_prefixes = tuple(allow.prefixes)
         self.allowed_numbers = frozenset(allow.numbers)
 
-    def open_for(self, state: PolicyState, entity_type: str, entity_id: str) -> bool:
-        return any(k[0] == entity_type and k[1] == entity_id for k in state.episodes)
+    def open_kinds(self, state: PolicyState, entity_type: str, entity_id: str
+                   ) -> frozenset[str]:
+        """Kinds with an open episode on this entity."""
+        return frozenset(k[2] for k in state.episodes
+                         if k[0] == entity_type and k[1] == entity_id)
 
     def step(self, state: PolicyState, findings: list[Finding], step: int) -> list[Output]:
         """Apply one closed step's findings (best per entity and kind); calm the rest."""

@@ -60,8 +60,12 @@ class ScopeKind:
     track_bodies: bool = False
     track_origin: bool = False
     prior_rate_per_min: float = 1.0
+    # How many minutes of history the population prior is worth: a young scope is
+    # judged against what is typical until it has shown its own normal for this long,
+    # so an attack that starts with the scope's life is not learnt as its normal.
+    prior_minutes: float = 60.0
     min_sends: int = 5  # 10-minute sends before the scope is judged on sends
-    min_dlrs: int = 20  # 10-minute DLRs before delivery is judged
+    min_dlrs: int = 8  # DLRs in a window before delivery is judged (the surprise weighs n)
     use_trees: bool = False
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
     sees_verifications: bool = True  # verify records carry no API key or route
@@ -160,7 +164,8 @@ class ScopeState:
         self.first_step: int | None = None
         self.seed = seed
         self.rate = SeasonalRate(prior_rate=kind.prior_rate_per_min / spm,
-                                 prior_weight=3.0 * spm, half_life_steps=360.0 * spm)
+                                 prior_weight=kind.prior_minutes * spm,
+                                 half_life_steps=360.0 * spm)
         self.shares: dict[str, ProportionBaseline] = {}
         # Pumped numbers almost never verify; a launch's new users verify less,
         # but nowhere near zero: only a collapse to under 30% of normal counts.
@@ -300,8 +305,10 @@ class ScopeState:
 
     # -- judging ---------------------------------------------------------
     def young(self, step: int) -> bool:
-        """True during the first half hour: too little history to call anything new."""
-        return self.first_step is None or step - self.first_step < 30 * self.steps_per_min
+        """True for the first hour: everything a new scope sees is "first seen in the
+        last hour", so novelty means nothing yet, and its volume has no history."""
+        return (self.first_step is None
+                or step - self.first_step < NOVELTY_MINUTES * self.steps_per_min)
 
     def ready(self) -> bool:
         total = self.sums.total_of
