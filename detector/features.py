@@ -88,7 +88,7 @@ def _bump(counts: dict, key: object) -> None:
 def sequential_count(current: dict[str, int], recent: list[int]) -> int:
     """Sends of this step whose number sits within a few digits of another recent number.
 
-    ``recent`` is sorted and holds the numbers of the last minute, this step's included.
+    ``recent`` is sorted and holds the recent numbers, this step's included.
 
     >>> nums = sorted([4477001000, 4477001001, 4477001003, 4477005999])
     >>> sequential_count({"+4477001000": 1, "+4477001001": 1, "+4477005999": 2}, nums)

@@ -126,7 +126,7 @@ SHARES_BY_KIND = {
     "destination": (),
     "route": (),
 }
-RECENT_NUMBERS_STEPS = 6  # sequential numbers: compare with the last minute
+RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 4096  # bounded memories of recent destinations, bodies, origins
 TREES_AFTER_LESSONS = 120
 NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
@@ -254,10 +254,11 @@ class ScopeState:
         horizon = step - 10 * self.steps_per_min
         while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
             del recent[next(iter(recent))]
-        # A sorted pool of the last minute's numbers, kept incrementally: sorting
+        # A sorted pool of the last ten minutes' numbers (a slow ramp sends one number
+        # a minute or two), kept incrementally: sorting
         # it afresh at every close would cost more than everything else here.
         numbers, pool = self.recent_numbers, self.number_pool
-        while numbers and (numbers[0][0] <= step - RECENT_NUMBERS_STEPS
+        while numbers and (numbers[0][0] <= step - RECENT_NUMBERS_MINUTES * self.steps_per_min
                            or len(pool) > RECENT_CAP):
             for n in numbers.popleft()[1]:
                 del pool[bisect_left(pool, n)]
@@ -346,7 +347,7 @@ class ScopeState:
             for name in SHARES_BY_KIND[kind.name]:
                 out[name] = self._share_signal(name, t1, t10)
         conv = self.sums.totals(WCONV)
-        if conv[OTP] >= 5 and kind.sees_verifications:
+        if conv[OTP] >= 3 and kind.sees_verifications:
             hits, trials = self._conversion_counts(t10, conv)
             out["conversion"] = Signal(
                 self.conversion.score_one({"hits": hits, "trials": trials}),
