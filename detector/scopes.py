@@ -64,7 +64,9 @@ class ScopeKind:
     # judged against what is typical until it has shown its own normal for this long,
     # so an attack that starts with the scope's life is not learnt as its normal.
     prior_minutes: float = 60.0
-    min_sends: int = 5  # 10-minute sends before the scope is judged on sends
+    # 10-minute sends before the scope is judged on sends. Only a cost gate: the
+    # surprises weigh how many records they rest on.
+    min_sends: int = 5
     min_dlrs: int = 8  # DLRs in a window before delivery is judged (the surprise weighs n)
     use_trees: bool = False
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
@@ -95,9 +97,9 @@ KINDS: dict[str, ScopeKind] = {
         ScopeKind("api_key", "api_key", True, True, False, prior_rate_per_min=2.0,
                   sees_verifications=False, priors=DEFAULT_PRIORS),
         ScopeKind("account_country", "account", True, False, False, prior_rate_per_min=0.5,
-                  priors=DEFAULT_PRIORS),
+                  min_sends=3, priors=DEFAULT_PRIORS),
         ScopeKind("prefix", "prefix", True, False, False, prior_rate_per_min=0.5,
-                  attributes_accounts=True, priors=DEFAULT_PRIORS),
+                  min_sends=3, attributes_accounts=True, priors=DEFAULT_PRIORS),
         ScopeKind("destination", "destination", False, False, False,
                   prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
                   priors=DEFAULT_PRIORS),
