@@ -124,6 +124,10 @@ class SmsguardWorker:
             producer_linger_ms=5,
             producer_max_batch_size=512 * 1024,
             stream_wait_empty=False,
+            # A worker that died (kill -9, OOM) holds its partitions until its session
+            # times out: 10 s instead of Faust's 60 s lets a replacement take over sooner.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
         )
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.input_topics = {
@@ -139,10 +143,7 @@ class SmsguardWorker:
                                    internal=True, **raw)
             for family in self.remote_families
         }
-        self.tables = {
-            family: self.app.Table(f"{family}-state", partitions=n)
-            for family in self.families
-        }
+        self.tables = {family: self._state_table(family, n) for family in self.families}
         self.state = CheckpointedState(
             lambda family: pipeline.FamilyProcessor(family, config),
             self.tables,
@@ -178,6 +179,18 @@ class SmsguardWorker:
         from streams.agents import register_agents
 
         register_agents(self)
+
+    def _state_table(self, family: str, partitions: int) -> Any:
+        """Changelog-backed table of ``family``'s checkpoints: str keys, opaque bytes.
+
+        Faust picks a table's codec from its key/value *types* (json by default);
+        the checkpoints are compressed binary, so both sides are set to ``raw``
+        before the changelog topic is first built from them.
+        """
+        table = self.app.Table(f"{family}-state", partitions=partitions)
+        table.key_serializer = "raw"
+        table.value_serializer = "raw"
+        return table
 
     # -- metrics -----------------------------------------------------------
     def start_metrics(self) -> None:

@@ -15,9 +15,11 @@ So before the core sees them, records are merged back into event-time order:
   ``w`` will follow from me", or "idle") so an origin that routes nothing here
   does not hold the merge back.
 
-A source that holds the merge for longer than ``max_wait_s`` of wall time is
-skipped (a stalled or lost source must not stop detection), which is the only
-place the order can differ from the replay file's.
+A source that holds the merge back and has not been heard of (no record, no
+watermark) for ``max_wait_s`` of wall time is taken as idle until it speaks
+again (a finished, stalled or lost source must not stop detection; the other
+sources stay in order among themselves). That is the only place the order can
+differ from the replay file's.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class EventMerger:
         self.max_wait_s = max_wait_s
         self.caught_up = caught_up
         self.blocked_since: float | None = None
+        self.heard: dict[str, float] = {}
+        self.started = time.monotonic()
         self.size = 0
         self.forced = 0  # releases that skipped a silent source (figures, metrics)
 
@@ -61,11 +65,15 @@ class EventMerger:
             queue = self.queues[source] = deque()
         queue.append((ts, item))
         self.size += 1
+        self.heard[source] = time.monotonic()
+        if self.watermarks.get(source) is IDLE:
+            del self.watermarks[source]  # it speaks again: wait for it again
 
     def set_watermark(self, source: str, ts: int | None) -> None:
         """``ts``: no later item of ``source`` is older; ``None``: the source is idle."""
         self.queues.setdefault(source, deque())
         self.watermarks[source] = IDLE if ts is None else ts
+        self.heard[source] = time.monotonic()
 
     def _open(self, source: str, ts: int) -> bool:
         """May the merge pass ``ts`` while ``source`` has nothing buffered?"""
@@ -77,29 +85,37 @@ class EventMerger:
     def pop_ready(self, force: bool = False, now: float | None = None) -> list[Any]:
         """Items that can go out in event-time order now (all of them with ``force``)."""
         out: list[Any] = []
-        forcing = force
         while self.size:
             best_source, best_ts = None, None
             for source, queue in self.queues.items():
                 if queue and (best_ts is None or queue[0][0] < best_ts):
                     best_source, best_ts = source, queue[0][0]
             assert best_source is not None and best_ts is not None
-            blocked = [s for s, q in self.queues.items() if not q and not self._open(s, best_ts)]
-            if blocked and not forcing:
-                now = time.monotonic() if now is None else now
-                if self.blocked_since is None:
-                    self.blocked_since = now
-                if now - self.blocked_since < self.max_wait_s:
+            if not force:
+                blocked = [s for s, q in self.queues.items()
+                           if not q and not self._open(s, best_ts)]
+                if blocked and not self._give_up_on(blocked, now):
                     break
-                forcing = True  # waited long enough: let out everything buffered now
-            if blocked and not force:
-                self.forced += 1
             self.blocked_since = None
             out.append(self.queues[best_source].popleft()[1])
             self.size -= 1
         if not self.size:
             self.blocked_since = None
         return out
+
+    def _give_up_on(self, blocked: list[str], now: float | None) -> bool:
+        """After ``max_wait_s`` blocked, mark the silent blocking sources idle."""
+        now = time.monotonic() if now is None else now
+        if self.blocked_since is None:
+            self.blocked_since = now
+        if now - self.blocked_since < self.max_wait_s:
+            return False
+        silent = [s for s in blocked
+                  if now - self.heard.get(s, self.started) >= self.max_wait_s]
+        for source in silent:
+            self.watermarks[source] = IDLE
+            self.forced += 1
+        return len(silent) == len(blocked)
 
     def drop(self, source: str) -> None:
         self.size -= len(self.queues.pop(source, ()))

@@ -201,3 +201,71 @@ def wait_for_outputs(bootstrap: str, worker: WorkerProcess, expected: list[dict]
             return worker_outputs(bootstrap, worker)
         time.sleep(2.0)
     return got
+
+
+def split_file(path: Path, fraction: float) -> tuple[Path, Path]:
+    """The replay file cut in two (in order) at ``fraction`` of its lines."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    cut = int(len(lines) * fraction)
+    head, tail = path.with_suffix(".head.jsonl"), path.with_suffix(".tail.jsonl")
+    head.write_bytes(b"".join(lines[:cut]))
+    tail.write_bytes(b"".join(lines[cut:]))
+    return head, tail
+
+
+def progress_lines(worker: WorkerProcess) -> list[dict]:
+    """The counters of every ``smsguard progress`` line the worker logged."""
+    import ast
+    import re
+
+    out = []
+    for m in re.finditer(r"smsguard progress (\{.*?\}) forced", worker.log()):
+        out.append(ast.literal_eval(m.group(1)))
+    return out
+
+
+def restored(worker: WorkerProcess) -> list[dict]:
+    """What the worker restored from its tables, one dict per (family, partition)."""
+    import ast
+    import re
+
+    pattern = (r"smsguard restored (\w+) partition (\d+): (\d+) entities, (\d+) with history, "
+               r"applied offsets (\{.*?\})")
+    return [
+        {"family": m.group(1), "partition": int(m.group(2)), "entities": int(m.group(3)),
+         "warm": int(m.group(4)), "applied": ast.literal_eval(m.group(5))}
+        for m in re.finditer(pattern, worker.log())
+    ]
+
+
+def wait_for_log(worker: WorkerProcess, predicate: object, timeout_s: float = 120.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate(worker):  # type: ignore[operator]
+            return True
+        if not worker.alive():
+            raise RuntimeError(f"{worker.name} exited:\n{worker.log()[-5000:]}")
+        time.sleep(0.3)
+    return False
+
+
+def committed_offsets(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Sum of the group's committed offsets per topic (0 where nothing is committed)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def fetch() -> dict[str, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        out = dict.fromkeys(topics, 0)
+        for tp, meta in offsets.items():
+            if tp.topic in out and meta.offset > 0:
+                out[tp.topic] += meta.offset
+        return out
+
+    return asyncio.run(fetch())
