@@ -56,6 +56,8 @@ class WorkerConfig:
     idle_close_s: float = 30.0
     # Event-time alignment across partitions waits at most this long for a silent source.
     max_wait_s: float = 5.0
+    # Seconds between the worker's progress lines in its log (counters, buffered, state).
+    report_interval_s: float = 5.0
 
 
 @dataclass

@@ -41,6 +41,7 @@ class StepBuffer:
     otp_numbers: dict[str, int] = field(default_factory=dict)
     verified_numbers: dict[str, int] = field(default_factory=dict)
     error_codes: dict[str, int] = field(default_factory=dict)
+    failed_accounts: dict[str, int] = field(default_factory=dict)
 
     def add_send(self, ev: SendEvent, track_origin: bool) -> None:
         v = self.values
@@ -73,6 +74,7 @@ class StepBuffer:
         elif ev.status in FAILED_STATUSES:
             v[FAILED] += 1
             _bump(self.error_codes, ev.error_code or ev.status)
+            _bump(self.failed_accounts, ev.account_id)
 
     def add_verify(self, ev: VerifyEvent) -> None:
         self.values[VERIFY_ALL] += 1

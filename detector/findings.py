@@ -80,6 +80,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     if kind == "route":
         t = bar(DEGRADATION)
         drop = max(get("delivered"), get("dlr_coverage"))
+        top, failed_share, sent_share = state.failures_concentrated()
+        if top is not None and failed_share >= DOMINANT_SHARE and sent_share < failed_share / 2:
+            # One sender's traffic is being refused (filtered spam, dead numbers it
+            # pumps): that sender's problem, not the route's, and judged elsewhere.
+            return None
         if drop >= t:
             return _finding(DEGRADATION, drop, state, signals, step, ctx,
                             ("delivered", "dlr_coverage"), None)

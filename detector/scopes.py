@@ -104,7 +104,7 @@ KINDS: dict[str, ScopeKind] = {
                   prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
                   priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
-                  sees_verifications=False, priors=DEFAULT_PRIORS),
+                  attributes_accounts=True, sees_verifications=False, priors=DEFAULT_PRIORS),
     )
 }
 
@@ -190,6 +190,7 @@ class ScopeState:
         self.seen_ips: dict[str, int] = {}
         self.recent_accounts: dict[str, float] = {}
         self.error_codes: dict[str, float] = {}
+        self.failing_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
         # Lazy learning: what closed since the baselines last learnt.
@@ -232,9 +233,11 @@ class ScopeState:
             # against a history, so it is remembered but not counted yet.
             v[NEW_DEST] = v[NEW_COUNTRY] = v[NEW_KEY] = v[NEW_IP] = 0.0
         if self.kind.attributes_accounts and buf.accounts:
-            self._remember_accounts(buf.accounts)
+            _decay_into(self.recent_accounts, buf.accounts)
         if buf.error_codes:
-            self._remember_codes(buf.error_codes)
+            _decay_into(self.error_codes, buf.error_codes)
+        if buf.failed_accounts:
+            _decay_into(self.failing_accounts, buf.failed_accounts)
         self.sums.add(step, v)
         self.last_closed = step
         for j, x in enumerate(v):
@@ -282,29 +285,6 @@ class ScopeState:
         while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
             del recent[next(iter(recent))]
         buf.values[DUP_BODY] = dup
-
-    def _remember_accounts(self, accounts: dict[str, int]) -> None:
-        if not accounts:
-            return
-        mem = self.recent_accounts
-        for key in list(mem):
-            mem[key] *= 0.9
-            if mem[key] < 0.05:
-                del mem[key]
-        for account, count in accounts.items():
-            mem[account] = mem.get(account, 0.0) + count
-        if len(mem) > RECENT_CAP:
-            for key in sorted(mem, key=mem.__getitem__)[: len(mem) - RECENT_CAP]:
-                del mem[key]
-
-    def _remember_codes(self, codes: dict[str, int]) -> None:
-        mem = self.error_codes
-        for key in list(mem):
-            mem[key] *= 0.9
-            if mem[key] < 0.05:
-                del mem[key]
-        for code, count in codes.items():
-            mem[code] = mem.get(code, 0.0) + count
 
     # -- judging ---------------------------------------------------------
     def young(self, step: int) -> bool:
@@ -460,6 +440,17 @@ class ScopeState:
         best = max(mem, key=lambda k: (mem[k], k))
         return best, mem[best] / sum(mem.values())
 
+    def failures_concentrated(self) -> tuple[str | None, float, float]:
+        """The account most of the recent failures belong to, its share of failures
+        and its share of sends: a route is not failing when one sender's traffic is."""
+        failing = self.failing_accounts
+        if not failing:
+            return None, 0.0, 0.0
+        top = max(failing, key=lambda k: (failing[k], k))
+        sent = self.recent_accounts
+        sent_share = sent.get(top, 0.0) / sum(sent.values()) if sent else 0.0
+        return top, failing[top] / sum(failing.values()), sent_share
+
     def money(self, window: int = W10) -> float:
         return self.sums.totals(window)[MONEY]
 
@@ -468,6 +459,20 @@ class ScopeState:
 
     def otp_sends(self) -> float:
         return self.sums.totals(W10)[OTP]
+
+
+def _decay_into(memory: dict[str, float], counts: dict[str, int], cap: int = RECENT_CAP
+                ) -> None:
+    """Add a step's counts to a memory that fades by a tenth a step (bounded)."""
+    for key in list(memory):
+        memory[key] *= 0.9
+        if memory[key] < 0.05:
+            del memory[key]
+    for key, count in counts.items():
+        memory[key] = memory.get(key, 0.0) + count
+    if len(memory) > cap:
+        for key in sorted(memory, key=memory.__getitem__)[: len(memory) - cap]:
+            del memory[key]
 
 
 def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: int) -> float:
