@@ -53,8 +53,17 @@ class Rejected(ValueError):
         self.detail = detail
 
 
+class _Record:
+    """What every event can do: become a plain dict (for repartition topics)."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(slots=True)
-class SendEvent:
+class SendEvent(_Record):
     message_id: str
     ts: int
     account_id: str
@@ -74,12 +83,9 @@ class SendEvent:
     body_length: int = 0
     role: str = SEND
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(slots=True)
-class DlrEvent:
+class DlrEvent(_Record):
     message_id: str
     ts: int
     account_id: str
@@ -90,12 +96,9 @@ class DlrEvent:
     route: str | None = None
     role: str = DLR
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(slots=True)
-class VerifyEvent:
+class VerifyEvent(_Record):
     ts: int
     account_id: str
     destination: str
@@ -103,9 +106,6 @@ class VerifyEvent:
     verified: bool
     message_id: str | None = None
     role: str = VERIFY
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 Event = SendEvent | DlrEvent | VerifyEvent
