@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands.worker",
     "streams.commands.produce",
     "streams.commands.tail",
+    "streams.commands.bench_stream",
 )
 
 

@@ -148,8 +148,6 @@ def simulate_and_replay(workdir: Path, seed: int = 3) -> tuple[Path, list[dict]]
     """
     import orjson
 
-    from detector.replay import replay_file
-
     path = workdir / f"sim-{seed}.jsonl"
     if not path.exists():
         subprocess.run(
@@ -158,7 +156,10 @@ def simulate_and_replay(workdir: Path, seed: int = 3) -> tuple[Path, list[dict]]
             check=True, capture_output=True, timeout=300,
         )
     out = workdir / f"replay-{seed}.jsonl"
-    replay_file(path, out)
+    # A fresh process, like the worker's: the detection code is read from disk now,
+    # not when this test session started.
+    subprocess.run([str(Path(sys.executable).parent / "smsguard"), "replay", str(path),
+                    "--out", str(out)], check=True, capture_output=True, timeout=600)
     with open(out, "rb") as fh:
         return path, [orjson.loads(line) for line in fh if line.strip()]
 
