@@ -236,14 +236,19 @@ class Planner:
         start, end = self._window(float(rng.uniform(40, 70)))
         share = float(rng.uniform(0.08, 0.15))
         level = big.rate_per_s * big.rhythm(self.world.day_offset_s + start)
+        # A pumping ring needs volume to be paid: a few messages an hour are not worth
+        # running, so the share has a floor in absolute terms (5-9 per minute). In
+        # small populations (where the "largest" account is small) that floor rules.
+        floor = float(rng.uniform(0.08, 0.15))
 
         def rate(_t: float, level: float = level) -> float:
-            return level * self.rate_scale * share  # scale known only once all is planned
+            # rate_scale is known only once everything is planned.
+            return max(floor, level * self.rate_scale * share)
 
         label = self._label(
             "sms_pumping", start, end, [big], account_entities(big) + prefix_entities(target),
             f"hidden pumping inside large account {big.account_id}: {share:.0%} of its volume "
-            f"to {target.prefix}xxxx ({target.region})",
+            f"(at least {floor * 60:.0f}/min) to {target.prefix}xxxx ({target.region})",
         )
         self._add(pumping_source, label, [big], target, rate, start, end)
         # 3. A slow ramp: a trickle that doubles every few minutes.
