@@ -16,7 +16,7 @@ import numpy as np
 
 from detector.simulation.content import otp_body, smishing_body, transactional_body
 from detector.simulation.numbering import NumberRange, calling_code
-from detector.simulation.population import ATTACKER_IP_BLOCKS, Account, _ip, api_key_id
+from detector.simulation.population import ATTACKER_IP_BLOCKS, Account, api_key_id, random_ip
 from detector.simulation.traffic import Emitter, Record, World
 
 MALICIOUS_KINDS = (
@@ -123,7 +123,7 @@ def takeover_source(
 ) -> Iterator[Record]:
     """A stolen API key used from an unknown address to text new numbers abroad."""
     em = Emitter(world, rng, source_no)
-    attacker_ip = _ip(rng, ATTACKER_IP_BLOCKS)
+    attacker_ip = random_ip(rng, ATTACKER_IP_BLOCKS)
     ramp_s = float(rng.uniform(30, 120))
 
     def rate(t: float) -> float:

@@ -36,8 +36,8 @@ from detector.simulation.population import (
     CUSTOMER_IP_BLOCKS,
     Account,
     Surge,
-    _ip,
     build_population,
+    random_ip,
 )
 from detector.simulation.traffic import Record, World, account_source
 
@@ -190,7 +190,7 @@ class Planner:
             country_p=np.array([1.0]),
             utc_offset_h=home.utc_offset_h,
             api_keys=(new_api_key(rng),),
-            source_ips=(_ip(rng, CUSTOMER_IP_BLOCKS),),
+            source_ips=(random_ip(rng, CUSTOMER_IP_BLOCKS),),
             brand=template.brand + "Labs",
             sender_id=(template.brand + "Labs")[:11],
             conversion=float(rng.uniform(0.65, 0.85)),

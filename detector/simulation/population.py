@@ -89,7 +89,7 @@ class Surge:
     message_ids: list[str] = field(default_factory=list)
 
 
-def _ip(rng: np.random.Generator, first_octets: tuple[int, ...]) -> str:
+def random_ip(rng: np.random.Generator, first_octets: tuple[int, ...]) -> str:
     a = first_octets[int(rng.integers(len(first_octets)))]
     b, c, d = (int(x) for x in rng.integers(1, 255, 3))
     return f"{a}.{b}.{c}.{d}"
@@ -143,7 +143,7 @@ def build_population(
                 country_p=country_p / country_p.sum(),
                 utc_offset_h=HOME_COUNTRIES[home_idx].utc_offset_h,
                 api_keys=tuple(api_key_id(rng) for _ in range(n_keys)),
-                source_ips=tuple(_ip(rng, CUSTOMER_IP_BLOCKS) for _ in range(n_ips)),
+                source_ips=tuple(random_ip(rng, CUSTOMER_IP_BLOCKS) for _ in range(n_ips)),
                 brand=brand,
                 sender_id=brand.replace(" ", "")[:11],
                 conversion=float(rng.uniform(0.6, 0.9)),
