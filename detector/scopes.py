@@ -240,9 +240,7 @@ class ScopeState:
             _decay_into(self.failing_accounts, buf.failed_accounts)
         self.sums.add(step, v)
         self.last_closed = step
-        for j, x in enumerate(v):
-            if x:
-                self.pending[j] += x
+        self.pending = [a + b for a, b in zip(self.pending, v, strict=True)]
         return buf
 
     def advance_to(self, step: int) -> None:

@@ -27,7 +27,7 @@ from bisect import bisect_right
 class SlidingSums:
     """Window sums of ``width``-long vectors over several ``(length, lag)`` windows."""
 
-    __slots__ = ("width", "windows", "_steps", "_totals", "_zero", "_now", "_horizon")
+    __slots__ = ("width", "windows", "_steps", "_totals", "_zero", "_now", "_horizon", "_read")
 
     def __init__(self, width: int, windows: tuple[tuple[int, int], ...]) -> None:
         self.width = width
@@ -37,6 +37,7 @@ class SlidingSums:
         self._zero = [0.0] * width
         self._now: int | None = None
         self._horizon = max(length + lag for length, lag in windows)
+        self._read: dict[int, list[float]] = {}  # window sums read since the last move
 
     def add(self, step: int, values: list[float]) -> None:
         """Append a closed step (steps arrive in increasing order) and move to it."""
@@ -46,13 +47,15 @@ class SlidingSums:
         last = self._totals[-1] if self._totals else self._zero
         steps.append(step)
         self._totals.append([a + b for a, b in zip(last, values, strict=True)])
+        self._read.clear()
         self.advance(step)
 
     def advance(self, now: int) -> None:
         """Move the windows' end to ``now``, forgetting steps no window can reach."""
-        if self._now is not None and now < self._now:
+        if self._now is not None and now <= self._now:
             return
         self._now = now
+        self._read.clear()
         # Keep the last step at or before the oldest window start: it is the base total.
         cut = bisect_right(self._steps, now - self._horizon) - 1
         if cut > 0:
@@ -64,12 +67,17 @@ class SlidingSums:
         return self._totals[i - 1] if i else self._zero
 
     def totals(self, window: int) -> list[float]:
+        """The window's sums (a shared list: read it, do not change it)."""
+        cached = self._read.get(window)
+        if cached is not None:
+            return cached
         if self._now is None:
             return list(self._zero)
         length, lag = self.windows[window]
         end = self._total_at(self._now - lag)
         start = self._total_at(self._now - lag - length)
-        return [a - b for a, b in zip(end, start, strict=True)]
+        sums = self._read[window] = [a - b for a, b in zip(end, start, strict=True)]
+        return sums
 
     def total_of(self, window: int, index: int) -> float:
         """One component of :meth:`totals`, without building the vector."""
