@@ -42,7 +42,9 @@ def test_kill_9_mid_stream_then_restart(kafka_bootstrap: str, tmp_path: Path) ->
     sim, expected = simulate_and_replay(tmp_path)
     head, tail = split_file(sim, 0.6)
     prefix = f"crash-{uuid.uuid4().hex[:8]}"
-    first = WorkerProcess(kafka_bootstrap, prefix, tmp_path, name="first")
+    # No idle close in the first life: a pause between the two halves must not
+    # close steps early (that is what the idle close is for, but not what this tests).
+    first = WorkerProcess(kafka_bootstrap, prefix, tmp_path, name="first", idle_close_s=600)
     first.produce(head)
     first.start()
     try:
