@@ -46,7 +46,7 @@ from models.proportion import ProportionBaseline
 from models.rate import SeasonalRate
 
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR = range(5)
+W1, W10, W60, WCONV, WDLR, W3 = range(6)
 MINUTE_MS = 60_000
 
 
@@ -129,7 +129,7 @@ SHARES_BY_KIND = {
     "route": (),
 }
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
-RECENT_CAP = 4096  # bounded memories of recent destinations, bodies, origins
+RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
 TREES_AFTER_LESSONS = 120
 NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
 # Fraud traces are rare in honest traffic everywhere: their baselines start from
@@ -159,7 +159,7 @@ class ScopeState:
         self.steps_per_min = max(1, MINUTE_MS // step_ms)
         spm = self.steps_per_min
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
-                   (10 * spm, max(1, grace_steps // 2)))
+                   (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -332,10 +332,10 @@ class ScopeState:
             out["conversion"] = Signal(
                 self.conversion.score_one({"hits": hits, "trials": trials}),
                 share(hits, trials), self.conversion.mean)
-        # A route that dies shows in the last minute long before it moves the 10-minute
-        # share: judge both and keep the stronger.
+        # A route that dies shows in the last minutes long before it moves the 10-minute
+        # share: judge 1, 3 and 10 minutes and keep the strongest.
         best: Signal | None = None
-        for window in (t1, t10):
+        for window in (t1, self.sums.totals(W3), t10):
             if window[DLRS] >= kind.min_dlrs:
                 got = Signal(
                     self.delivered.score_one({"hits": window[DELIVERED], "trials": window[DLRS]}),
