@@ -171,6 +171,41 @@ def load_config(
     return cfg
 
 
+EXAMPLE_HEADER = """\
+# smsguard configuration: every key with its default. Copy, keep what you change.
+# Environment variables override the file: SMSGUARD_<SECTION>__<KEY>=value,
+# e.g. SMSGUARD_KAFKA__BOOTSTRAP=broker:9092 or SMSGUARD_POLICY__DRY_RUN=true.
+# Regenerate after adding a key: python -m detector.config > smsguard.example.toml
+"""
+
+
+def example_toml() -> str:
+    """Every key with its default, as TOML: the content of ``smsguard.example.toml``."""
+    lines = [EXAMPLE_HEADER]
+    defaults = Config()
+    for section in fields(defaults):
+        values = getattr(defaults, section.name)
+        if not is_dataclass(values):
+            continue
+        lines.append(f"[{section.name}]")
+        lines += [f"{key.name} = {_toml_value(getattr(values, key.name))}"
+                  for key in fields(values)]
+        lines.append("")
+    lines += ["# Per-account sensitivity: >1 alerts earlier, <1 later (multiplies every surprise).",
+              "[sensitivity]", '# "acct_0042" = 0.5', ""]
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, raw in env.items():
@@ -219,3 +254,7 @@ def _coerce(current: Any, value: Any, name: str, source: str) -> Any:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
     raise ConfigError(f"{source}: {name} expects {type(current).__name__}, got {value!r}")
+
+
+if __name__ == "__main__":
+    print(example_toml(), end="")

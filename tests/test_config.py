@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from detector.config import Config, ConfigError, load_config
+from detector.config import Config, ConfigError, example_toml, load_config
 
 EXAMPLE = Path(__file__).parent.parent / "smsguard.example.toml"
 
 
 def test_the_example_file_lists_every_key_with_its_default() -> None:
+    # Regenerate with: python -m detector.config > smsguard.example.toml
+    assert EXAMPLE.read_text() == example_toml()
     documented = tomllib.loads(EXAMPLE.read_text())
     defaults = Config()
     for section in fields(defaults):
