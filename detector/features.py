@@ -10,7 +10,6 @@ so the order of records inside the lateness allowance cannot change them.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from detector.records import FAILED_STATUSES, DlrEvent, SendEvent, VerifyEvent
 
@@ -27,21 +26,35 @@ WIDTH = 19
 SEQUENTIAL_DISTANCE = 10
 
 
-@dataclass(slots=True)
 class StepBuffer:
-    """One open step of one scope: counters plus what the close-time features need."""
+    """One open step of one scope: counters plus what the close-time features need.
 
-    values: list[float] = field(default_factory=lambda: [0.0] * WIDTH)
-    destinations: dict[str, int] = field(default_factory=dict)
-    fingerprints: dict[int, int] = field(default_factory=dict)
-    keys: dict[str, int] = field(default_factory=dict)
-    ips: dict[str, int] = field(default_factory=dict)
-    countries: dict[str, int] = field(default_factory=dict)
-    accounts: dict[str, int] = field(default_factory=dict)
-    otp_numbers: dict[str, int] = field(default_factory=dict)
-    verified_numbers: dict[str, int] = field(default_factory=dict)
-    error_codes: dict[str, int] = field(default_factory=dict)
-    failed_accounts: dict[str, int] = field(default_factory=dict)
+    A plain class with slots: one is built per scope and step, on the hot path.
+    """
+
+    __slots__ = ("values", "destinations", "fingerprints", "keys", "ips", "countries",
+                 "accounts", "otp_numbers", "verified_numbers", "error_codes",
+                 "failed_accounts")
+
+    def __init__(self) -> None:
+        self.values = [0.0] * WIDTH
+        self.destinations: dict[str, int] = {}
+        self.fingerprints: dict[int, int] = {}
+        self.keys: dict[str, int] = {}
+        self.ips: dict[str, int] = {}
+        self.countries: dict[str, int] = {}
+        self.accounts: dict[str, int] = {}
+        self.otp_numbers: dict[str, int] = {}
+        self.verified_numbers: dict[str, int] = {}
+        self.error_codes: dict[str, int] = {}
+        self.failed_accounts: dict[str, int] = {}
+
+    def __getstate__(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def add_send(self, ev: SendEvent, track_origin: bool) -> None:
         v = self.values

@@ -43,6 +43,7 @@ class Detector:
         self.parser = RecordParser(max_future_ms=d.max_future_s * 1000,
                                    max_body_bytes=d.max_body_bytes)
         self.families = {name: FamilyProcessor(name, self.config) for name in SCOPE_FAMILIES}
+        self._processors = tuple(self.families.values())
         self.counters: Counter[str] = Counter()
         self._since_sweep = 0
 
@@ -55,8 +56,10 @@ class Detector:
             return [Output(DEADLETTER, role, deadletter_record(role, value, err, source))]
         self.counters[f"accepted:{role}"] += 1
         out: list[Output] = []
-        for family, _key in family_keys(event, self.config.detector.prefix_depth):
-            out.extend(self.families[family].process(event))
+        for processor in self._processors:
+            found = processor.process(event)  # [] when the event has no key in that family
+            if found:
+                out.extend(found)
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
