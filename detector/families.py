@@ -138,14 +138,17 @@ class FamilyProcessor:
             self.counters["late_records"] += 1
             step = entity.closed_through + 1
         entity.open_steps.add(step)
-        for scope in self._scopes_of(entity, key, event):
-            buf = scope.buffer(step)
-            if isinstance(event, SendEvent):
-                buf.add_send(event, scope.kind.track_origin)
-            elif isinstance(event, DlrEvent):
-                buf.add_dlr(event)
-            else:
-                buf.add_verify(event)
+        scopes = self._scopes_of(entity, key, event)
+        # One type test per event, not one per scope.
+        if isinstance(event, SendEvent):
+            for scope in scopes:
+                scope.buffer(step).add_send(event, scope.kind.track_origin)
+        elif isinstance(event, DlrEvent):
+            for scope in scopes:
+                scope.buffer(step).add_dlr(event)
+        else:
+            for scope in scopes:
+                scope.buffer(step).add_verify(event)
         if event.ts > entity.watermark:
             entity.watermark = event.ts
         return self._close_ready(key, entity, (entity.watermark - self.lateness_ms)
@@ -173,6 +176,10 @@ class FamilyProcessor:
 
     def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
         if self.family != "account":
+            # The entity of a single-scope family holds exactly one scope, its own
+            # ("<family>:<key>"): take it without building its id for every event.
+            if entity.scopes:
+                return list(entity.scopes.values())
             return [self._scope(entity, self.family, key)]
         scopes = [self._scope(entity, "account", key),
                   self._scope(entity, "account_country", f"{key}|{event.country}")]
