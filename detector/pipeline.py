@@ -25,10 +25,11 @@ from typing import Any
 from detector.config import Config
 from detector.families import SCOPE_FAMILIES, FamilyProcessor, family_keys
 from detector.policy import ALERTS, THROTTLE, Output
-from detector.records import RecordParser, Rejected
+from detector.records import INPUT_ROLES, RecordParser, Rejected
 
 DEADLETTER = "sms.deadletter"
 SWEEP_EVERY = 50_000  # records between sweeps of idle entities
+_ACCEPTED = {role: f"accepted:{role}" for role in INPUT_ROLES}
 
 __all__ = ["SCOPE_FAMILIES", "Detector", "FamilyProcessor", "Output", "deadletter_record",
            "family_keys"]
@@ -54,7 +55,8 @@ class Detector:
         except Rejected as err:
             self.counters[f"rejected:{err.reason}"] += 1
             return [Output(DEADLETTER, role, deadletter_record(role, value, err, source))]
-        self.counters[f"accepted:{role}"] += 1
+        accepted = _ACCEPTED.get(role) or f"accepted:{role}"  # no f-string per record
+        self.counters[accepted] += 1
         out: list[Output] = []
         for processor in self._processors:
             found = processor.process(event)  # [] when the event has no key in that family

@@ -60,6 +60,9 @@ class PolicyState:
     strikes: dict[str, int] = field(default_factory=dict)
 
 
+_NO_KINDS: frozenset[str] = frozenset()
+
+
 class Policy:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -75,6 +78,8 @@ class Policy:
     def open_kinds(self, state: PolicyState, entity_type: str, entity_id: str
                    ) -> frozenset[str]:
         """Kinds with an open episode on this entity."""
+        if not state.episodes:  # the usual case: asked at every scope close
+            return _NO_KINDS
         return frozenset(k[2] for k in state.episodes
                          if k[0] == entity_type and k[1] == entity_id)
 

@@ -250,7 +250,11 @@ class ScopeState:
     def _close_destinations(self, step: int, buf: StepBuffer, seen: RotatingBloom | None) -> None:
         v = buf.values
         if seen is not None:
-            v[NEW_DEST] = sum(c for d, c in buf.destinations.items() if not seen.add(d))
+            new = 0  # a plain loop: no generator per close
+            for d, c in buf.destinations.items():
+                if not seen.add(d):
+                    new += c
+            v[NEW_DEST] = new
         recent = self.recent_destinations
         for d in buf.destinations:
             recent.pop(d, None)

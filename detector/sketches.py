@@ -41,7 +41,10 @@ class RotatingBloom:
         raw = item.encode()
         h1 = zlib.crc32(raw)
         h2 = zlib.adler32(raw) | 1
-        return [(h1 + i * h2) % self.bits for i in range(_HASHES)]
+        bits = self.bits
+        # The _HASHES (4) double-hashing positions, unrolled: this runs for every
+        # destination of every closing account step.
+        return [h1 % bits, (h1 + h2) % bits, (h1 + 2 * h2) % bits, (h1 + 3 * h2) % bits]
 
     def __contains__(self, item: str) -> bool:
         positions = self._positions(item)
@@ -71,4 +74,8 @@ class RotatingBloom:
 
 
 def _has(bits: bytearray, positions: list[int]) -> bool:
-    return all(bits[p >> 3] & (1 << (p & 7)) for p in positions)
+    # A loop, not all(<generator>): no generator object per call on the hot path.
+    for p in positions:  # noqa: SIM110
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+    return True

@@ -56,7 +56,10 @@ class ProportionBaseline:
         hits, trials = float(x["hits"]), float(x["trials"])
         if trials <= 0:
             return 0.0
-        share, mean = hits / trials, self.mean
+        # self.mean, written out: scoring runs many times per judged step.
+        prior_weight = self.prior_weight
+        mean = (self.hits + self.prior * prior_weight) / (self.trials + prior_weight)
+        share = hits / trials
         if self.direction == "up":
             if share < mean + self.min_effect * (1.0 - mean):
                 return 0.0
