@@ -25,6 +25,7 @@ so the two paths give the same findings. State: see :mod:`streams.state`.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
 import zlib
@@ -187,12 +188,16 @@ class SmsguardWorker:
         """Changelog-backed table of ``family``'s checkpoints: str keys, opaque bytes.
 
         Faust picks a table's codec from its key/value *types* (json by default);
-        the checkpoints are compressed binary, so both sides are set to ``raw``
-        before the changelog topic is first built from them.
+        the checkpoints are compressed binary, so everything is set to ``raw``.
         """
         table = self.app.Table(f"{family}-state", partitions=partitions)
         table.key_serializer = "raw"
         table.value_serializer = "raw"
+        # The changelog topic already exists (built with json while the table was
+        # made): recovery decodes with *its* codec, and json fails on these bytes,
+        # silently, leaving recovery waiting forever. So set raw there too.
+        table.changelog_topic.key_serializer = "raw"
+        table.changelog_topic.value_serializer = "raw"
         return table
 
     # -- metrics -----------------------------------------------------------
@@ -568,6 +573,7 @@ def run_worker(worker: SmsguardWorker, loglevel: str = "warning") -> int:
         await ensure_topics(worker.options.bootstrap, topics, layout.replication)
 
     asyncio.run(prepare())
+    os.makedirs(worker.options.data_dir, exist_ok=True)  # Faust expects it to exist
     worker.start_metrics()
     faust_worker = faust.Worker(worker.app, loglevel=loglevel, quiet=True)
     faust_worker.execute_from_commandline()
