@@ -73,13 +73,14 @@ class WorkerProcess:
 
     def __init__(self, bootstrap: str, prefix: str, workdir: Path, partitions: int = 4,
                  store: str = "rocksdb://", idle_close_s: float = 3.0,
-                 name: str = "worker") -> None:
+                 name: str = "worker", metrics_port: int = -1) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.partitions = partitions
         self.store = store
         self.idle_close_s = idle_close_s
         self.name = name
+        self.metrics_port = metrics_port
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / f"{name}-data"
         self.log_path = self.workdir / f"{name}.log"
@@ -103,7 +104,7 @@ class WorkerProcess:
             "--app-id", self.prefix,
             "--store", self.store,
             "--data-dir", str(self.data_dir),
-            "--metrics-port", "-1",
+            "--metrics-port", str(self.metrics_port),
             "--idle-close", str(self.idle_close_s),
             "--checkpoint-interval", "1.0",
             "--loglevel", "info",
