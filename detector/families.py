@@ -142,13 +142,14 @@ class FamilyProcessor:
         # One type test per event, not one per scope.
         if isinstance(event, SendEvent):
             for scope in scopes:
-                scope.buffer(step).add_send(event, scope.kind.track_origin)
+                (scope.open.get(step) or scope.buffer(step)).add_send(
+                    event, scope.kind.track_origin)
         elif isinstance(event, DlrEvent):
             for scope in scopes:
-                scope.buffer(step).add_dlr(event)
+                (scope.open.get(step) or scope.buffer(step)).add_dlr(event)
         else:
             for scope in scopes:
-                scope.buffer(step).add_verify(event)
+                (scope.open.get(step) or scope.buffer(step)).add_verify(event)
         if event.ts > entity.watermark:
             entity.watermark = event.ts
         return self._close_ready(key, entity, (entity.watermark - self.lateness_ms)

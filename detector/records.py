@@ -241,14 +241,19 @@ def _decode(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _required(value: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    if name not in value or value[name] is None:
+    item = value.get(name)
+    if item is None:
         raise Rejected("missing_field", f"{name} is required")
-    return _typed(value[name], name, kind)
+    if type(item) is kind:  # fast path for well-formed records (bool is never int here)
+        return item
+    return _typed(item, name, kind)
 
 
 def _optional(value: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     item = value.get(name)
-    return None if item is None else _typed(item, name, kind)
+    if item is None or type(item) is kind:  # absent, or exactly the type: nothing to check
+        return item
+    return _typed(item, name, kind)
 
 
 def _typed(item: Any, name: str, kind: type | tuple[type, ...]) -> Any:
