@@ -3,8 +3,9 @@
 Afterwards no input record is lost (the group's committed offsets reach the end
 of every input topic and every finding of the uninterrupted run is there), no
 throttle command id carries two different contents, the ids are exactly the
-uninterrupted run's, and the restarted worker restored the account baselines
-from its changelog-backed RocksDB tables instead of starting cold.
+uninterrupted run's, and the restarted worker (on an empty data directory)
+restored the account baselines from the tables' changelog topics instead of
+starting cold.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def test_kill_9_mid_stream_then_restart(kafka_bootstrap: str, tmp_path: Path) ->
     committed = committed_offsets(kafka_bootstrap, prefix, [first.topic(r) for r in INPUTS])
     assert sum(committed.values()) < sum(total.values())  # it really died mid-stream
 
-    # Same app id and data directory: the RocksDB tables and the changelog survive.
-    second = WorkerProcess(kafka_bootstrap, prefix, tmp_path, name="first")
-    second.log_path = tmp_path / "second.log"
+    # Same app id (consumer group), a new data directory: as if the machine was lost
+    # too, so the state must come back from the changelog topics (Faust's recovery
+    # reads them into a fresh RocksDB store), not from the local disk.
+    second = WorkerProcess(kafka_bootstrap, prefix, tmp_path, name="second")
     second.start()
     try:
         got = wait_for_outputs(kafka_bootstrap, second, expected)
