@@ -139,7 +139,8 @@ class FamilyProcessor:
             step = entity.closed_through + 1
         entity.open_steps.add(step)
         scopes = self._scopes_of(entity, key, event)
-        # One type test per event, not one per scope.
+        # One type test per event, not one per scope; a step buffer is always truthy,
+        # so buffer() (which creates it) only runs for a scope's first record of a step.
         if isinstance(event, SendEvent):
             for scope in scopes:
                 (scope.open.get(step) or scope.buffer(step)).add_send(

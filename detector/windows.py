@@ -65,10 +65,6 @@ class SlidingSums:
             del self._steps[:cut]
             del self._totals[:cut]
 
-    def _total_at(self, step: int) -> list[float]:
-        i = bisect_right(self._steps, step)
-        return self._totals[i - 1] if i else self._zero
-
     def totals(self, window: int) -> list[float]:
         """The window's sums (a shared list: read it, do not change it)."""
         cached = self._read.get(window)
@@ -77,7 +73,8 @@ class SlidingSums:
         if self._now is None:
             return list(self._zero)
         length, lag = self.windows[window]
-        # _total_at, written out: this is read several times at every judged step.
+        # The running totals at the window's end and just before its start, by bisection
+        # (written out, no helper call: this is read several times at every judged step).
         steps, running, end_step = self._steps, self._totals, self._now - lag
         i = bisect_right(steps, end_step)
         end = running[i - 1] if i else self._zero
