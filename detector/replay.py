@@ -9,6 +9,7 @@ names. Deterministic: the same file and configuration give the same bytes.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import time
 from collections import Counter
@@ -85,6 +86,7 @@ def replay_file(in_path: str | Path, out_path: str | Path, config: Config | None
     summary = ReplaySummary()
     start = time.perf_counter()
     with contextlib.ExitStack() as files:
+        files.enter_context(few_collections())
         src = files.enter_context(open(in_path, "rb"))
         out = files.enter_context(open(out_path, "wb"))
         dead = files.enter_context(open(deadletter_path, "wb")) if deadletter_path else None
@@ -105,6 +107,24 @@ def replay_file(in_path: str | Path, out_path: str | Path, config: Config | None
     for family in det.families.values():
         summary.counters.update({f"{family.family}:{k}": v for k, v in family.counters.items()})
     return summary
+
+
+@contextlib.contextmanager
+def few_collections(gen0: int = 50_000) -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while a stream is processed.
+
+    Every record allocates a few short-lived objects, so with the default threshold
+    (700) the collector runs every few records and each run walks the young
+    generation: a fifth of replay time. The detector's state holds no reference
+    cycles that must die young (it is freed by reference counting), so collecting
+    every 50,000 allocations loses no memory that matters.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(gen0, 50, 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _count_lines(lines: Iterable[bytes], summary: ReplaySummary) -> Iterator[bytes]:
