@@ -15,6 +15,7 @@ import time
 
 import pytest
 import redis
+from throttle_commands import now_ms, throttle_command
 
 from detector.signing import sign_command
 from streams.enforcement.admission import AdmissionClient
@@ -27,25 +28,10 @@ pytestmark = pytest.mark.redis
 KEY = "test-shared-key"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def command(command_id: str, action: str, scope: dict, ttl_ms: int = 60_000, **extra) -> dict:
-    base = now_ms()
-    cmd = {
-        "command_id": command_id,
-        "ts": extra.pop("ts", base),
-        "action": action,
-        "scope": scope,
-        "expires_at": extra.pop("expires_at", base + ttl_ms),
-        "reason": f"test {action}",
-        "alert_id": f"alert-{command_id}",
-    }
-    if action == "limit":
-        cmd["rate_per_s"] = extra.pop("rate_per_s", 2.0)
-    cmd.update(extra)
-    return cmd
+def command(command_id: str, action: str, scope: dict, **extra) -> dict:
+    """Enforcer tests link every command to an alert and limit to 2/s by default."""
+    extra.setdefault("rate_per_s", 2.0)
+    return throttle_command(command_id, action, scope, alert_id=f"alert-{command_id}", **extra)
 
 
 def signed(cmd: dict, key: str = KEY) -> bytes:

@@ -6,32 +6,14 @@ import time
 
 import pytest
 import redis
+from throttle_commands import now_ms
+from throttle_commands import throttle_command as command
 
 from streams.enforcement.admission import AdmissionClient
 from streams.enforcement.intake import CommandRejected, scope_string
 from streams.enforcement.store import OffsetMark, ThrottleStore
 
 pytestmark = pytest.mark.redis
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def command(command_id: str, action: str, scope: dict, ttl_ms: int = 60_000, **extra) -> dict:
-    base = now_ms()
-    cmd = {
-        "command_id": command_id,
-        "ts": extra.pop("ts", base),
-        "action": action,
-        "scope": scope,
-        "expires_at": extra.pop("expires_at", base + ttl_ms),
-        "reason": f"test {action}",
-    }
-    if action == "limit":
-        cmd["rate_per_s"] = extra.pop("rate_per_s", 5.0)
-    cmd.update(extra)
-    return cmd
 
 
 @pytest.fixture
