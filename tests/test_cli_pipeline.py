@@ -100,4 +100,6 @@ def test_bench_command_writes_json(tmp_path):
     data = orjson.loads(fig.read_bytes())
     (row,) = data["throughput"]
     assert row["target_records"] == 50_000 and 35_000 < row["records"] < 70_000
+    # Sizes grow in event time at one density: 50k records are ~1.1 h of traffic.
+    assert 1.0 < row["event_hours"] < 1.3
     assert row["peak_rss_mib"] > 0 and "detection" not in data

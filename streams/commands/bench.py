@@ -30,6 +30,11 @@ GOALS = {
 }
 
 
+# Traffic density of the throughput files: about the default scenario's (300
+# accounts, ~44k records an hour), so 100k records are ~2.3 h and 1M ~23 h.
+RECORDS_PER_HOUR = 44_000
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench",
@@ -128,9 +133,14 @@ def throughput_figures(size: int, seed: int, workdir: Path, config_path: str | N
 
     sim_path = workdir / f"throughput-{size}.jsonl"
     out_path = workdir / f"throughput-{size}.out.jsonl"
-    print(f"\nsimulating ~{size} records for the throughput run ...", flush=True)
+    # More records means more event time at the same traffic density, as a stream
+    # that runs longer: flat memory means state bounded by the traffic's breadth,
+    # not by how long it has run.
+    hours = size / RECORDS_PER_HOUR
+    print(f"\nsimulating ~{size} records ({hours:.1f} h of event time) for the throughput "
+          "run ...", flush=True)
     started = time.perf_counter()
-    summary = simulate(sim_path, seed=seed, scenario="bench", target_records=size)
+    summary = simulate(sim_path, seed=seed, scenario="bench", hours=hours, target_records=size)
     print(f"  {summary.records} records in {time.perf_counter() - started:.0f}s; "
           "replaying in a fresh process ...", flush=True)
     cmd = [sys.executable, "-m", "streams.commands.bench", "replay-child",
@@ -143,6 +153,7 @@ def throughput_figures(size: int, seed: int, workdir: Path, config_path: str | N
         raise SystemExit(f"replay child failed with exit code {child.returncode}")
     result = json.loads(child.stdout.strip().splitlines()[-1])
     result["target_records"] = size
+    result["event_hours"] = round(hours, 2)
     result["file_mib"] = round(sim_path.stat().st_size / 2**20, 1)
     return result
 
@@ -213,11 +224,11 @@ def _print_detection(d: dict) -> None:
 
 def _print_throughput(rows: list[dict]) -> None:
     print("\n== replay throughput (one fresh process per size) ==")
-    print(f"{'records':>10} {'seconds':>9} {'records/s':>10} {'peak RSS MiB':>13} "
-          f"{'RSS at start':>13}")
+    print(f"{'records':>10} {'event h':>8} {'seconds':>9} {'records/s':>10} "
+          f"{'peak RSS MiB':>13} {'RSS at start':>13}")
     for r in rows:
-        print(f"{r['records']:>10} {r['seconds']:>9.1f} {r['records_per_s']:>10} "
-              f"{r['peak_rss_mib']:>13.1f} {r['rss_before_mib']:>13.1f}")
+        print(f"{r['records']:>10} {r['event_hours']:>8.1f} {r['seconds']:>9.1f} "
+              f"{r['records_per_s']:>10} {r['peak_rss_mib']:>13.1f} {r['rss_before_mib']:>13.1f}")
 
 
 if __name__ == "__main__":
