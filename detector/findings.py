@@ -6,6 +6,9 @@ benign surges that look like it:
 - ``sms_pumping``: more traffic *and* a fraud trace: OTPs nobody verifies,
   numbers in sequence, premium-rate ranges. A launch spike has the
   traffic but its users verify; a campaign sends no OTPs to premium ranges.
+  A young scope (an account's first hour in a country, a range that just woke
+  up) has no traffic history to exceed: there the traces alone decide, and a
+  premium price per segment (the money at risk) adds to what they show.
 - ``account_takeover``: more traffic from a credential or address the account
   never used, going somewhere new.
 - ``spam_burst``: more traffic, links and one repeated body, to recipients the
@@ -13,7 +16,8 @@ benign surges that look like it:
 - ``sms_bombing``: one handset receiving far more messages than any number
   does, mostly unverified.
 - ``delivery_degradation``: a route's delivered share, or its share of sends
-  that get any report at all, collapsing.
+  that get any report at all, collapsing; on a quiet route, failures under an
+  error code it never returned before show a partial fault sooner.
 - ``anomaly``: a large surprise no signature explains; shown, never acted on.
 
 Scores add the surprises of the signals that make the signature (log10 units,
@@ -80,6 +84,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     if kind == "route":
         t = bar(DEGRADATION)
         drop = max(get("delivered"), get("dlr_coverage"))
+        if get("delivered") >= 1:
+            # More failures than usual, and failures under a code the route never
+            # returned: two independent questions about the same reports, so their
+            # surprises add (a new code alone could be a carrier renaming one).
+            drop = max(drop, get("delivered") + get("new_error_code"))
         top, failed_share, sent_share = state.failures_concentrated()
         if top is not None and failed_share >= DOMINANT_SHARE and sent_share < failed_share / 2:
             # One sender's traffic is being refused (filtered spam, dead numbers it
@@ -87,7 +96,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return None
         if drop >= t:
             return _finding(DEGRADATION, drop, state, signals, step, ctx,
-                            ("delivered", "dlr_coverage"), None)
+                            ("delivered", "dlr_coverage", "new_error_code"), None)
         return None
     if kind == "destination":
         t = bar(BOMBING)
@@ -107,11 +116,17 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
+    if get("conversion") >= 1 or get("sequential") >= 1:
+        # A premium-priced destination is what pays a pumping ring: it raises the odds
+        # of what the behaviour shows, but is no evidence on its own (an account that
+        # serves an expensive market pays that price for every honest message).
+        fraud += get("high_price")
     t = bar(PUMPING)
     if fraud >= t and (vol >= t / 2 or state.young(step)):
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
-                        ("volume", "conversion", "sequential", "premium", "new_country"),
+                        ("volume", "conversion", "sequential", "premium", "high_price",
+                         "new_country"),
                         _pumping_scope(state, ctx))
     t = bar(SPAM)
     if vol < t / 2:
@@ -162,6 +177,7 @@ _FEATURE_NAMES = {
     "conversion": "otp_conversion_rate",
     "sequential": "sequential_number_share",
     "premium": "premium_rate_number_share",
+    "high_price": "price_per_segment_usd",
     "new_country": "new_country_share",
     "new_destination": "new_destination_share",
     "new_key": "new_api_key_share",
@@ -170,6 +186,7 @@ _FEATURE_NAMES = {
     "dup_body": "duplicate_body_share",
     "delivered": "delivered_rate",
     "dlr_coverage": "delivery_report_coverage",
+    "new_error_code": "new_error_code_failure_share",
     "trees": "half_space_trees_score",
 }
 

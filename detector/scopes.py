@@ -16,12 +16,14 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass, field
+from math import log10
 from operator import add
 
 from detector.features import (
     DELIVERED,
     DLRS,
     DUP_BODY,
+    FAILED,
     MONEY,
     NEW_COUNTRY,
     NEW_DEST,
@@ -30,8 +32,10 @@ from detector.features import (
     OTP,
     OTP_NUMBERS,
     PREMIUM,
+    SEGMENTS,
     SENDS,
     SEQUENTIAL,
+    SEQUENTIAL_DISTANCE,
     URL,
     VERIFIED,
     VERIFIED_NUMBERS,
@@ -45,6 +49,7 @@ from detector.windows import SlidingSums
 from models.halfspace import SquashedHalfSpaceTrees
 from models.proportion import ProportionBaseline
 from models.rate import SeasonalRate
+from models.surprise import binomial_surprise
 
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
 W1, W10, W60, WCONV, WDLR, W3 = range(6)
@@ -138,6 +143,16 @@ NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after fi
 # its first minutes.
 STRONG_PRIOR_TRIALS = 200.0
 FRAUD_TRACES = frozenset({"sequential", "premium"})
+# A slow ramp sends a number every minute or two: in a pool this small, the share
+# of sends that landed next to an earlier number undercounts a run (its first
+# number can never be a hit), so runs are also counted order-free (see _run_signal).
+SMALL_POOL = 64
+# What pumping rings are paid from: termination fees far above the few cents a
+# segment most destinations cost. Above this price a young single-country scope
+# (an account's first hour in a country, a range that just woke up) carries the
+# money-at-risk signal; see ScopeState.signals.
+HIGH_PRICE_USD = 0.15
+PRICED_KINDS = frozenset({"account_country", "prefix"})
 
 
 @dataclass(slots=True)
@@ -194,6 +209,12 @@ class ScopeState:
         self.failing_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
+        # Routes: how many failures the route has reported, when each error code was
+        # first returned and after how many failures; the last ten minutes' failures
+        # under codes first returned in the last hour (all bounded).
+        self.failures_seen = 0
+        self.seen_error_codes: dict[str, tuple[int, int]] = {}
+        self.novel_failures: deque[tuple[int, str, int]] = deque()
         # Lazy learning: what closed since the baselines last learnt.
         self.pending = [0.0] * WIDTH
         self.last_learn_step: int | None = None
@@ -237,6 +258,8 @@ class ScopeState:
             _decay_into(self.recent_accounts, buf.accounts)
         if buf.error_codes:
             _decay_into(self.error_codes, buf.error_codes)
+            if self.kind.name == "route":
+                self._close_error_codes(step, buf)
         if buf.failed_accounts:
             _decay_into(self.failing_accounts, buf.failed_accounts)
         self.sums.add(step, v)
@@ -277,6 +300,29 @@ class ScopeState:
         v[SEQUENTIAL] = sequential_count(buf.destinations, pool)
         self.last_step_destinations = buf.destinations
 
+    def _close_error_codes(self, step: int, buf: StepBuffer) -> None:
+        """Remember which codes the route returns, and the failures under new ones.
+
+        A carrier fault shows as a code the route does not usually return (a new
+        rejection, a dead interconnect); ordinary failures (absent handsets,
+        unknown numbers) keep returning the codes the route always had.
+        """
+        horizon = step - NOVELTY_MINUTES * self.steps_per_min
+        seen, young = self.seen_error_codes, self.young(step)
+        for code, count in buf.error_codes.items():
+            first = seen.get(code)
+            if first is None:
+                seen[code] = first = (step, self.failures_seen)
+            if first[0] > horizon and not young:
+                self.novel_failures.append((step, code, count))
+            self.failures_seen += count
+        if len(seen) > RECENT_CAP:
+            for code in list(seen)[: len(seen) - RECENT_CAP]:
+                del seen[code]
+        keep = step - 10 * self.steps_per_min
+        while self.novel_failures and self.novel_failures[0][0] <= keep:
+            self.novel_failures.popleft()
+
     def _close_bodies(self, step: int, buf: StepBuffer) -> None:
         recent = self.recent_fingerprints
         dup = 0
@@ -310,6 +356,12 @@ class ScopeState:
         """
         if self.last_judged_step is None or step - self.last_judged_step >= self.steps_per_min:
             return True
+        if closed[SEQUENTIAL] + closed[PREMIUM] > closed[SENDS] / 2 and self.young(step):
+            # Most of this step's sends carry a fraud trace (a number next to a recent
+            # one, a premium-rate number) in a scope judged on its traces alone (no
+            # volume history): a slow attack shows a send at a time, so each one is
+            # judged as it closes, not up to a minute later.
+            return True
         if closed[SENDS] < 3:
             return False
         ts = (step + 1) * self.step_ms
@@ -331,6 +383,19 @@ class ScopeState:
                 out["volume"] = Signal(v10, t10[SENDS], self.rate.expected(ts, 10 * spm))
             for name in SHARES_BY_KIND[kind.name]:
                 out[name] = self._share_signal(name, t1, t10)
+            if "sequential" in out:
+                run = self._run_signal(step)
+                if run is not None and run.surprise > out["sequential"].surprise:
+                    out["sequential"] = run
+            if kind.name in PRICED_KINDS and self.young(step) and t10[SEGMENTS] > 0:
+                price = t10[MONEY] / t10[SEGMENTS]
+                if price >= HIGH_PRICE_USD:
+                    # One fact about the destination, not one per send (every send of
+                    # a single-country scope costs about the same): worth the odds of a
+                    # premium-priced send in honest traffic, once. The finding rules
+                    # count it only beside a behavioural trace.
+                    out["high_price"] = Signal(-log10(kind.priors["premium"]), price,
+                                               HIGH_PRICE_USD)
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
             hits, trials = self._conversion_counts(t10, conv)
@@ -349,6 +414,10 @@ class ScopeState:
                     best = got
         if best is not None:
             out["delivered"] = best
+        if kind.name == "route" and self.novel_failures:
+            new_code = self._new_code_signal(step, t1, t10)
+            if new_code is not None:
+                out["new_error_code"] = new_code
         sent = self.sums.totals(WDLR)[SENDS]
         if kind.name == "route" and sent >= kind.min_dlrs:
             got = min(t10[DLRS], sent)
@@ -363,6 +432,70 @@ class ScopeState:
         weight = STRONG_PRIOR_TRIALS if name in FRAUD_TRACES else 20.0
         return ProportionBaseline(self.kind.priors[name], SHARE_SIGNALS[name][1],
                                   prior_weight=weight)
+
+    def _new_code_signal(self, step: int, t1: list[float], t10: list[float]
+                         ) -> Signal | None:
+        """How unlikely the recent failures under a new error code are, given the
+        route's failures before that code first appeared (1, 3, 10 minutes).
+
+        A partial fault on a quiet route takes many minutes to move the delivered
+        share clear of its normal failures. Which codes the failures carry is a
+        second, independent question: a code absent from the route's ``F`` earlier
+        failures has a share of about ``1 / (F + 2)`` (Laplace), so failures that
+        now come under it are surprising in proportion to that history. A route
+        that only just started failing has no history, and no surprise.
+        """
+        best: Signal | None = None
+        for window, minutes in ((t1, 1), (self.sums.totals(W3), 3), (t10, 10)):
+            trials = window[FAILED]
+            if window[DLRS] < self.kind.min_dlrs or not trials:
+                continue
+            since = step - minutes * self.steps_per_min
+            by_code: dict[str, int] = {}
+            for closed_step, code, count in self.novel_failures:
+                if closed_step > since:
+                    by_code[code] = by_code.get(code, 0) + count
+            for code, hits in by_code.items():
+                base = 1.0 / (self.seen_error_codes.get(code, (0, 0))[1] + 2.0)
+                got_share = min(hits, trials) / trials
+                # As for every share: only a move of real size counts (min_effect 0.3).
+                if got_share < base + 0.3 * (1.0 - base):
+                    continue
+                got = Signal(binomial_surprise(min(hits, trials), trials, base),
+                             got_share, base)
+                if best is None or got.surprise > best.surprise:
+                    best = got
+        return best
+
+    def _run_signal(self, step: int) -> Signal | None:
+        """Sequential numbers counted order-free in a small pool of recent numbers.
+
+        Of ``n`` distinct numbers of the last ten minutes, ``n - 1`` could have landed
+        next to another; ``joins`` did (gaps within SEQUENTIAL_DISTANCE). A walk
+        through a range (x, x+1, x+3) is 2 joins of 2, where the per-send share says
+        2 of 3: the first number of a run can never be "next to an earlier one".
+        Only for small pools, where that difference matters and sorting is cheap.
+        """
+        horizon = step - RECENT_NUMBERS_MINUTES * self.steps_per_min
+        numbers: list[int] = []
+        for closed_step, fresh in self.recent_numbers:
+            if closed_step > horizon:
+                numbers.extend(fresh)
+                if len(numbers) > SMALL_POOL:
+                    return None
+        distinct = sorted(set(numbers))
+        trials = len(distinct) - 1
+        if trials < 1:
+            return None
+        joins = 0
+        for low, high in zip(distinct, distinct[1:], strict=False):
+            if high - low <= SEQUENTIAL_DISTANCE:
+                joins += 1
+        model = self.shares.get("sequential")
+        if model is None:
+            model = self.shares["sequential"] = self._share_baseline("sequential")
+        return Signal(model.score_one({"hits": joins, "trials": trials}),
+                      share(joins, trials), model.mean)
 
     def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
         """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
@@ -399,7 +532,13 @@ class ScopeState:
         ts = (step + 1) * self.step_ms
         self.rate.learn_one({"ts": ts, "count": pending[SENDS], "span": span})
         if pending[SENDS]:
+            # A young scope is judged against the population: its fraud traces do not
+            # teach yet, or an attack that starts with the scope's life (a pumped range,
+            # an account's first hour in a country) would raise its own bar send by send.
+            young = self.young(step)
             for name in SHARES_BY_KIND[self.kind.name]:
+                if young and name in FRAUD_TRACES:
+                    continue
                 model = self.shares.get(name)
                 if model is None:
                     model = self.shares[name] = self._share_baseline(name)

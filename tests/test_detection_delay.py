@@ -1,0 +1,155 @@
+"""Slow attacks must be found within minutes, honest look-alikes must not be.
+
+Hand-built streams through the whole in-process pipeline: an established
+account whose sign-up form starts pumping a premium-priced range abroad one
+send every minute or two (a slow ramp), next to an honest account that serves
+the same expensive country; and a quiet route that starts failing part of its
+traffic under an error code it never returned, next to one whose failures stay
+ordinary.
+"""
+
+from __future__ import annotations
+
+import random
+
+from detector.pipeline import Detector
+
+T0 = 1_772_400_000_000  # event time of the streams' start (ms)
+MINUTE = 60_000
+HOME_PRICE, KG_PRICE = 0.04, 0.45  # USD a segment: a home market, an expensive one
+
+
+def _send(ts: int, mid: str, account: str, destination: str, price: float,
+          route: str = "gb-main", category: str = "otp") -> dict:
+    return {"topic": "sms.send", "value": {
+        "message_id": mid, "ts": ts, "account_id": account, "destination": destination,
+        "category": category, "body": f"Your code is {ts % 1_000_000:06d}", "price": price,
+        "api_key_id": f"key_{account}", "source_ip": "10.0.0.1", "route": route}}
+
+
+def _dlr(ts: int, mid: str, account: str, destination: str, status: str = "delivered",
+         code: str | None = None, route: str = "gb-main") -> dict:
+    value = {"message_id": mid, "ts": ts, "account_id": account, "destination": destination,
+             "status": status, "route": route}
+    if code is not None:
+        value["error_code"] = code
+    return {"topic": "sms.dlr", "value": value}
+
+
+def _verify(ts: int, mid: str, account: str, destination: str) -> dict:
+    return {"topic": "sms.verify", "value": {
+        "message_id": mid, "ts": ts, "account_id": account, "destination": destination,
+        "verified": True}}
+
+
+def _honest_otp(rng: random.Random, ts: int, n: int, account: str, prefix: str, price: float,
+                route: str) -> list[dict]:
+    """One OTP to a random number of ``prefix``, delivered and verified."""
+    number = f"{prefix}{rng.randrange(10_000):04d}"
+    mid = f"{account}-{n}"
+    return [_send(ts, mid, account, number, price, route),
+            _dlr(ts + 4_000, mid, account, number, route=route),
+            _verify(ts + 30_000, mid, account, number)]
+
+
+def _run(records: list[dict]) -> list[dict]:
+    det = Detector()
+    alerts = []
+    for rec in sorted(records, key=lambda r: r["value"]["ts"]):
+        alerts += [o.value for o in det.process(rec["topic"], rec["value"])
+                   if o.topic == "sms.alerts"]
+    alerts += [o.value for o in det.finish() if o.topic == "sms.alerts"]
+    return alerts
+
+
+def _home_traffic(rng: random.Random, account: str, minutes: int) -> list[dict]:
+    """An established account: about one verified OTP a minute to UK mobiles."""
+    out: list[dict] = []
+    for n in range(minutes):
+        ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+        out += _honest_otp(rng, ts, n, account, "+44740012", HOME_PRICE, "gb-main")
+    return out
+
+
+# A slow ramp: one send every 2.5 minutes at first, the gaps halving as it grows.
+RAMP_GAPS_S = (150, 80, 40, 20, 10, 10, 5, 5, 5, 5, 5, 5)
+ATTACK_START = T0 + 90 * MINUTE
+
+
+def test_slow_ramp_pumping_is_found_within_five_minutes() -> None:
+    rng = random.Random(7)
+    records = _home_traffic(rng, "acct_ramp", 100)
+    ts, suffix = ATTACK_START, 1096
+    for i, gap in enumerate((0, *RAMP_GAPS_S)):
+        ts += gap * 1000
+        suffix += 1 + (i % 4 == 3)  # walks the range, now and then skipping one
+        number = f"+99670005{suffix:04d}"
+        mid = f"pump-{i}"
+        # Never verified; the complicit carrier reports them delivered.
+        records += [_send(ts, mid, "acct_ramp", number, KG_PRICE, "kg-direct"),
+                    _dlr(ts + 3_000, mid, "acct_ramp", number, route="kg-direct")]
+    pumping = [a for a in _run(records)
+               if a["kind"] == "sms_pumping" and a["ts"] >= ATTACK_START]
+    assert pumping, "the slow ramp was never found"
+    first = min(pumping, key=lambda a: a["ts"])
+    assert first["ts"] - ATTACK_START <= 5 * MINUTE
+    assert first["account_id"] == "acct_ramp"
+    features = {e["feature"] for e in first["evidence"]}
+    assert "sequential_number_share" in features
+
+
+def test_honest_traffic_to_an_expensive_country_is_not_pumping() -> None:
+    # The same account's first hour in Kyrgyzstan at the same price and pace, but
+    # to random numbers whose users enter their codes.
+    rng = random.Random(8)
+    records = _home_traffic(rng, "acct_kg", 100)
+    ts = ATTACK_START
+    for i, gap in enumerate((0, *RAMP_GAPS_S, *(5,) * 40)):
+        ts += gap * 1000
+        records += _honest_otp(rng, ts, 1000 + i, "acct_kg", "+99670005", KG_PRICE, "kg-direct")
+    alerts = _run(records)
+    assert not [a for a in alerts if a["kind"] == "sms_pumping"]
+
+
+def _route_traffic(rng: random.Random, minutes: int, fault_from: int | None,
+                   fault_code: str) -> list[dict]:
+    """A quiet route (about four sends a minute, 3% ordinary failures); from minute
+    ``fault_from`` on, 40% of its messages fail under ``fault_code``."""
+    out: list[dict] = []
+    ordinary = ("30003", "30005", "30006")
+    n = 0
+    for minute in range(minutes):
+        for _ in range(4):
+            ts = T0 + minute * MINUTE + rng.randrange(MINUTE)
+            account = f"acct_{rng.randrange(6)}"
+            number = f"+44740012{rng.randrange(10_000):04d}"
+            mid = f"r-{n}"
+            n += 1
+            out.append(_send(ts, mid, account, number, HOME_PRICE, "gb-quiet",
+                             "transactional"))
+            u = rng.random()
+            if fault_from is not None and minute >= fault_from and u < 0.4:
+                out.append(_dlr(ts + 5_000, mid, account, number, "undelivered", fault_code,
+                                "gb-quiet"))
+            elif u > 0.97:
+                out.append(_dlr(ts + 5_000, mid, account, number, "undelivered",
+                                rng.choice(ordinary), "gb-quiet"))
+            else:
+                out.append(_dlr(ts + 4_000, mid, account, number, route="gb-quiet"))
+    return out
+
+
+def test_partial_fault_with_a_new_error_code_on_a_quiet_route_is_found_fast() -> None:
+    fault_at = 90
+    alerts = _run(_route_traffic(random.Random(3), 110, fault_at, "30410"))
+    start = T0 + fault_at * MINUTE
+    found = [a for a in alerts if a["kind"] == "delivery_degradation"
+             and a["entity"] == {"type": "route", "id": "gb-quiet"} and a["ts"] >= start]
+    assert found, "the partial fault was never found"
+    assert min(a["ts"] for a in found) - start <= 5 * MINUTE
+    assert "new_error_code_failure_share" in {e["feature"] for e in found[0]["evidence"]}
+
+
+def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
+    alerts = _run(_route_traffic(random.Random(3), 110, None, "30410"))
+    assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
