@@ -48,6 +48,7 @@ FANOUT = 64  # bound on (family, key) pairs of one event; spaces sequence number
 MAX_RAW_BYTES = 64 * 1024  # dead letters keep at most this much of the raw record
 WATERMARK_EVERY = 500  # released records between watermarks of one origin
 WATERMARK_S = 0.2  # ... or seconds
+WATERMARK_RESEND_S = 1.0  # an unchanged watermark is repeated (a family partition's new owner)
 FORWARD_BATCH = 200  # re-keyed events a repartition message carries at most
 SWEEP_EVERY = 50_000  # events of one scope between sweeps of expired entities (as replay)
 
@@ -177,6 +178,7 @@ class SmsguardWorker:
             defaultdict(list)
         self.next_report = 0.0
         self.watermark_due: dict[int, float] = {}
+        self.watermark_at: dict[int, float] = {}
         self.released_since_mark: dict[int, int] = defaultdict(int)
         self.app.on_partitions_revoked.connect(self._on_revoked)
 
@@ -221,6 +223,7 @@ class SmsguardWorker:
                 if family == "account":
                     self.input_mergers.pop(tp.partition, None)
                     self.watermark_sent.pop(tp.partition, None)
+                    self.released_ts.pop(tp.partition, None)
                 else:
                     self.family_mergers.pop((family, tp.partition), None)
             self.pending.pop((tp.topic, tp.partition), None)
@@ -284,11 +287,30 @@ class SmsguardWorker:
         return caught_up
 
     def input_merger(self, partition: int) -> EventMerger:
+        """The merge of one input partition's send/DLR/verify partitions.
+
+        A source with nothing buffered is waited for until it has been silent for
+        ``max_wait_s`` *and* has nothing unread (``_caught_up``); being caught up
+        alone is no evidence, see :mod:`streams.ordering`.
+        """
         merger = self.input_mergers.get(partition)
         if merger is None:
             merger = self.input_mergers[partition] = EventMerger(
                 self.topics_of("account"), self.max_wait_s, self._caught_up(partition))
         return merger
+
+    def assigned_input_partitions(self) -> list[int]:
+        """Input partitions this worker owns now (the three input topics are co-partitioned).
+
+        Their owner speaks for them on the family side, records or not: an origin
+        nobody speaks for holds every family partition back.
+        """
+        send_topic = self.input_topics["sms.send"].get_topic_name()
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - consumer not started yet
+            return []
+        return sorted(tp.partition for tp in assigned if tp.topic == send_topic)
 
     async def handle_input(self, role: str, stream: Any, event: Any) -> None:
         """One input record: parse, align by event time, then apply what is ready."""
@@ -314,10 +336,9 @@ class SmsguardWorker:
             merger.push(msg.topic, ts, (role, stream, event, parsed))
             await self._release_input(scope, merger)
 
-    async def _release_input(self, scope: PartitionScope, merger: EventMerger,
-                             force: bool = False) -> None:
+    async def _release_input(self, scope: PartitionScope, merger: EventMerger) -> None:
         partition = scope.partition
-        released = merger.pop_ready(force=force)
+        released = merger.pop_ready()
         last_ts = None
         for role, stream, event, parsed in released:
             msg = event.message
@@ -340,8 +361,10 @@ class SmsguardWorker:
                                now: float | None = None) -> None:
         """Tell every family partition how far this origin's event time has gone.
 
-        ``ts=None`` says "idle": nothing buffered and every source caught up.
-        Sent every ``WATERMARK_EVERY`` released records or ``WATERMARK_S`` seconds.
+        ``ts=None`` says "idle": nothing buffered and every source idle (see
+        :meth:`EventMerger.idle`). Sent every ``WATERMARK_EVERY`` released records
+        or ``WATERMARK_S`` seconds, and repeated every ``WATERMARK_RESEND_S`` even
+        when unchanged, so a family partition that changed owner hears it too.
         """
         now = time.monotonic() if now is None else now
         if ts is not None and (
@@ -349,10 +372,12 @@ class SmsguardWorker:
             and now < self.watermark_due.get(partition, 0.0)
         ):
             return
-        if self.watermark_sent.get(partition, -1) == ts:
+        if (self.watermark_sent.get(partition, -1) == ts
+                and now < self.watermark_at.get(partition, 0.0) + WATERMARK_RESEND_S):
             return
         await self.flush_forwards(partition)  # data before the watermark that covers it
         self.watermark_sent[partition] = ts
+        self.watermark_at[partition] = now
         self.watermark_due[partition] = now + WATERMARK_S
         self.released_since_mark[partition] = 0
         value = orjson.dumps({"o": str(partition), "w": ts})
@@ -403,8 +428,11 @@ class SmsguardWorker:
     def family_merger(self, family: str, partition: int) -> EventMerger:
         merger = self.family_mergers.get((family, partition))
         if merger is None:
+            # No silence rule here: an origin is passed only on its owner's word
+            # (a watermark). A silent origin is a busy or dead owner, and a dead
+            # owner's partitions get a new owner that speaks for them.
             merger = self.family_mergers[(family, partition)] = EventMerger(
-                self.origins, self.max_wait_s)
+                self.origins, self.max_wait_s, silence_idles=False)
         return merger
 
     async def handle_family(self, family: str, stream: Any, event: Any) -> None:
@@ -425,9 +453,8 @@ class SmsguardWorker:
                 self.pending[(msg.topic, msg.partition)].append((stream, event))
             await self._release_family(scope, merger)
 
-    async def _release_family(self, scope: PartitionScope, merger: EventMerger,
-                              force: bool = False) -> None:
-        for stream, event, item, left in merger.pop_ready(force=force):
+    async def _release_family(self, scope: PartitionScope, merger: EventMerger) -> None:
+        for stream, event, item, left in merger.pop_ready():
             # Dedup on the input record it came from: a restarted input agent may
             # forward again what reached this topic before the crash. Sequence
             # numbers of one source partition only grow: one number per source.
@@ -450,18 +477,29 @@ class SmsguardWorker:
             m.forced for m in self.family_mergers.values())
         buffered = sum(m.size for m in self.input_mergers.values()) + sum(
             m.size for m in self.family_mergers.values())
+        counters = dict(self.counters)
+        for (family, _), scope in self.state.scopes.items():
+            # Records that reached a key after it closed their step: 0 when every
+            # key sees its events in event-time order (what the merges are for).
+            late = getattr(scope.processor, "counters", {}).get("late_records", 0)
+            if late:
+                counters[f"late:{family}"] = counters.get(f"late:{family}", 0) + late
         log.info("smsguard progress %s forced=%d buffered=%d entities=%s",
-                 dict(sorted(self.counters.items())), forced, buffered,
+                 dict(sorted(counters.items())), forced, buffered,
                  self.state.entities_by_family())
 
     # -- clock -------------------------------------------------------------------
     async def on_timer(self) -> None:
         """Several times a second: release what waited, send watermarks, checkpoint,
-        and close open steps once input stops.
+        and close open steps once the input has ended.
 
-        Idle close: when no record arrived for ``worker.idle_close_s`` seconds, every
-        processor closes its open steps (what ``replay`` does at end of file), so an
-        attack that stops right before its step ends is still reported.
+        Idle close: once no record arrived for ``worker.idle_close_s`` seconds *and*
+        every origin has said it is idle (its owner, on whichever worker, has nothing
+        buffered and its sources are quiet), every processor closes its open steps
+        (what ``replay`` does at end of file), so an attack that stops right before
+        its step ends is still reported. The second condition keeps a worker from
+        closing steps while another worker still forwards events to it: the close
+        follows the data, not this worker's clock alone.
         """
         if self.app.rebalancing:
             return
@@ -469,15 +507,18 @@ class SmsguardWorker:
         if now >= self.next_report:
             self.next_report = now + self.config.worker.report_interval_s
             self.report()
-        idle = now - self.last_event >= self.idle_close_s
-        for partition, merger in list(self.input_mergers.items()):
+        quiet = now - self.last_event >= self.idle_close_s
+        for partition in self.assigned_input_partitions():
+            merger = self.input_merger(partition)
             scope = self.state.scopes.get(("account", partition))
-            if scope is None:
+            if scope is None:  # no record yet: nothing to release, but speak for it
+                if merger.idle(now):
+                    await self._maybe_watermark(partition, None, now)
                 continue
             async with scope.lock:
-                await self._release_input(scope, merger, force=idle)
+                await self._release_input(scope, merger)
                 await self.flush_forwards(partition)
-                if merger.size == 0 and all(merger.caught_up(t) for t in merger.queues):
+                if merger.idle(now):
                     await self._maybe_watermark(partition, None, now)
                 elif partition in self.released_ts:
                     await self._maybe_watermark(partition, self.released_ts[partition], now)
@@ -486,19 +527,19 @@ class SmsguardWorker:
             if scope is None:
                 continue
             async with scope.lock:
-                await self._release_family(scope, merger, force=idle)
-        if idle and any(m.size for m in self.input_mergers.values()):
-            return
+                await self._release_family(scope, merger)
+        ended = quiet and all(m.idle(now) for m in self.input_mergers.values()) and all(
+            m.idle(now) for m in self.family_mergers.values())
         for scope in list(self.state.scopes.values()):
             async with scope.lock:
-                if idle and not scope.finished:
+                if ended and not scope.finished:
                     open_keys = {k for k, e in scope.processor.entities.items()
                                  if any(sc.open for sc in e.scopes.values())}
                     outputs = scope.processor.finish()
                     scope.touched |= open_keys
                     scope.finished = True
                     await self.send_outputs(outputs)
-                if self.state.due(scope) or (idle and (scope.unflushed or scope.touched)):
+                if self.state.due(scope) or (quiet and (scope.unflushed or scope.touched)):
                     await self.checkpoint(scope)
 
     def pipeline_event(self, data: dict[str, Any]) -> Any:
@@ -567,10 +608,18 @@ def run_worker(worker: SmsguardWorker, loglevel: str = "warning") -> int:
     topics = layout.external_topics()
     topics.update({layout.repartition_topic(f): layout.partitions
                    for f in worker.remote_families})
+    # The tables' changelog topics too, compacted like Faust makes them: when two
+    # workers start together, one of them could otherwise join the group while the
+    # other is still creating a changelog topic, snapshot it with 0 partitions and
+    # crash on its first table write (PartitionsMismatch).
+    changelogs = {t.changelog_topic.get_topic_name(): layout.partitions
+                  for t in worker.tables.values()}
+    topics.update(changelogs)
+    compact = {name: {"cleanup.policy": "compact"} for name in changelogs}
 
     async def prepare() -> None:
         await wait_for_broker(worker.options.bootstrap, timeout_s=60)
-        await ensure_topics(worker.options.bootstrap, topics, layout.replication)
+        await ensure_topics(worker.options.bootstrap, topics, layout.replication, compact)
 
     asyncio.run(prepare())
     os.makedirs(worker.options.data_dir, exist_ok=True)  # Faust expects it to exist

@@ -43,20 +43,25 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 60.0) -> None:
 
 
 async def ensure_topics(
-    bootstrap: str, partitions: Mapping[str, int], replication: int = 1
+    bootstrap: str, partitions: Mapping[str, int], replication: int = 1,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
     """Create the topics that do not exist yet (name -> partition count).
 
     The worker creates its input and output topics before it subscribes: a topic
     auto-created later by a producer would get the broker's default partition
     count and would not be seen by an already running consumer for minutes.
+    ``configs``: topic settings by name (e.g. ``cleanup.policy=compact``), used
+    only when this call creates the topic. Returns once the broker's metadata
+    shows every topic with all its partitions.
     """
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, count, replication)
+            NewTopic(name, count, replication, topic_configs=dict(configs.get(name, {})))
             for name, count in partitions.items()
             if name not in existing
         ]
@@ -64,10 +69,16 @@ async def ensure_topics(
             # Another worker may create it between list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-        # Creation is asynchronous on the broker: wait until metadata shows them.
+        # Creation is asynchronous on the broker: wait until metadata shows them,
+        # partitions included (a topic listed before its partitions are is what a
+        # second worker's consumer could otherwise snapshot as "0 partitions").
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if set(partitions) <= set(await admin.list_topics()):
+            described = await admin.describe_topics(list(partitions))
+            ready = {t["topic"] for t in described
+                     if not t.get("error_code")
+                     and len(t.get("partitions") or ()) >= partitions[t["topic"]]}
+            if set(partitions) <= ready:
                 return
             await asyncio.sleep(0.2)
     finally:

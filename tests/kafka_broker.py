@@ -165,6 +165,43 @@ def simulate_and_replay(workdir: Path, seed: int = 3) -> tuple[Path, list[dict]]
         return path, [orjson.loads(line) for line in fh if line.strip()]
 
 
+def replay_late_records(path: Path) -> int:
+    """Records that reach a family key after it closed their step, in file order.
+
+    The in-process reference for the worker's ``late:<family>`` counters: the
+    worker's merges must give every key its events in an order no later than
+    the replay file's.
+    """
+    import orjson
+
+    from detector.config import Config
+    from detector.pipeline import SCOPE_FAMILIES, FamilyProcessor
+    from detector.records import RecordParser, Rejected
+
+    config = Config()
+    d = config.detector
+    parser = RecordParser(max_future_ms=d.max_future_s * 1000, max_body_bytes=d.max_body_bytes)
+    processors = [FamilyProcessor(f, config) for f in SCOPE_FAMILIES]
+    with open(path, "rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            obj = orjson.loads(line)
+            try:
+                event = parser.parse(obj["topic"], obj["value"])  # the simulator writes roles
+            except Rejected:
+                continue
+            for processor in processors:
+                processor.process(event)
+    return sum(p.counters.get("late_records", 0) for p in processors)
+
+
+def late_records(worker: WorkerProcess) -> int:
+    """The worker's late records (``late:<family>``) in its last progress line."""
+    lines = progress_lines(worker)
+    return sum(v for k, v in (lines[-1] if lines else {}).items() if k.startswith("late:"))
+
+
 def ids_of(lines: list[dict]) -> tuple[set[str], set[str]]:
     """(alert ids, command ids) of output-line objects ``{"topic", "value"}``."""
     alerts = {o["value"]["alert_id"] for o in lines if o["topic"].endswith("alerts")}
