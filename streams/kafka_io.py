@@ -70,14 +70,16 @@ async def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
         # Creation is asynchronous on the broker: wait until metadata shows them,
-        # partitions included (a topic listed before its partitions are is what a
-        # second worker's consumer could otherwise snapshot as "0 partitions").
+        # the new ones with all their partitions (a topic listed before its
+        # partitions are is what a second worker's consumer could otherwise
+        # snapshot as "0 partitions"). A topic that existed is taken as it is.
+        want = {t.name: t.num_partitions for t in missing}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             described = await admin.describe_topics(list(partitions))
             ready = {t["topic"] for t in described
                      if not t.get("error_code")
-                     and len(t.get("partitions") or ()) >= partitions[t["topic"]]}
+                     and len(t.get("partitions") or ()) >= want.get(t["topic"], 1)}
             if set(partitions) <= ready:
                 return
             await asyncio.sleep(0.2)
