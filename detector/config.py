@@ -51,10 +51,13 @@ class WorkerConfig:
     # default; containers set 0.0.0.0 so that Prometheus can reach them.
     metrics_addr: str = "127.0.0.1"
     checkpoint_interval_s: float = 5.0
-    # Close every open step once no input arrived for this long (wall clock), as replay
-    # does at end of file: a burst that stops just before its step ends is still judged.
+    # Close every open step once no input arrived for this long (wall clock) and every
+    # origin partition has declared itself idle, as replay does at end of file: a burst
+    # that stops just before its step ends is still judged, and no worker closes steps
+    # while another still forwards events to it.
     idle_close_s: float = 30.0
-    # Event-time alignment across partitions waits at most this long for a silent source.
+    # Event-time alignment: a silent input source is passed once it has said nothing for
+    # this long (from the start of the current burst) and has nothing unread in Kafka.
     max_wait_s: float = 5.0
     # Seconds between the worker's progress lines in its log (counters, buffered, state).
     report_interval_s: float = 5.0
