@@ -121,6 +121,10 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # of what the behaviour shows, but is no evidence on its own (an account that
         # serves an expensive market pays that price for every honest message).
         fraud += get("high_price")
+        if state.young(step):
+            # Likewise a country new to an established account (young scopes only:
+            # an older scope's new-country share is about many sends, not one fact).
+            fraud += get("new_country")
     t = bar(PUMPING)
     if fraud >= t and (vol >= t / 2 or state.young(step)):
         score = vol + fraud

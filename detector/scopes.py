@@ -153,6 +153,9 @@ SMALL_POOL = 64
 # money-at-risk signal; see ScopeState.signals.
 HIGH_PRICE_USD = 0.15
 PRICED_KINDS = frozenset({"account_country", "prefix"})
+# An account that had texted this many distinct numbers before it first sent to a
+# country is established: that country is new to it (see ScopeState.signals).
+ESTABLISHED_DESTINATIONS = 50
 
 
 @dataclass(slots=True)
@@ -219,6 +222,7 @@ class ScopeState:
         self.pending = [0.0] * WIDTH
         self.last_learn_step: int | None = None
         self.last_judged_step: int | None = None
+        self.history_before = 0  # the account's distinct numbers when this scope began
 
     # -- gathering -------------------------------------------------------
     def buffer(self, step: int) -> StepBuffer:
@@ -234,6 +238,12 @@ class ScopeState:
         v = buf.values
         if self.first_step is None:
             self.first_step = step
+            if seen is not None:
+                # How many numbers the account had texted when this scope began: an
+                # account x country scope that begins after a long history is a
+                # country new to an established account, not the start of the stream.
+                self.history_before = seen.count + (
+                    seen.capacity if seen.previous is not None else 0)
         if self.kind.track_destinations and buf.destinations:
             self._close_destinations(step, buf, seen)
         if self.kind.track_bodies and buf.fingerprints:
@@ -396,6 +406,12 @@ class ScopeState:
                     # count it only beside a behavioural trace.
                     out["high_price"] = Signal(-log10(kind.priors["premium"]), price,
                                                HIGH_PRICE_USD)
+            if (kind.name == "account_country" and self.young(step)
+                    and self.history_before >= ESTABLISHED_DESTINATIONS):
+                # Likewise one fact: an established account's first hour in this
+                # country, worth the odds of a send to a new country in honest traffic.
+                out["new_country"] = Signal(-log10(kind.priors["new_country"]), 1.0,
+                                            kind.priors["new_country"])
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
             hits, trials = self._conversion_counts(t10, conv)

@@ -153,3 +153,27 @@ def test_partial_fault_with_a_new_error_code_on_a_quiet_route_is_found_fast() ->
 def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
     alerts = _run(_route_traffic(random.Random(3), 110, None, "30410"))
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
+
+
+def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
+    # x, x+1, x+3 in three steps: two of the three numbers landed next to an earlier
+    # one, and the first could not have; the order-free count says 2 joins of 2.
+    from detector.records import parse_record
+    from detector.scopes import KINDS, ScopeState
+
+    scope = ScopeState(KINDS["account_country"], "acct|KG", 10_000, 12, seed=1)
+    step0 = ATTACK_START // 10_000
+    for i, suffix in enumerate((1096, 1097, 1099)):
+        step = step0 + 6 * i
+        event = parse_record("sms.send", _send(step * 10_000, f"m{i}", "acct",
+                                               f"+99670005{suffix:04d}", KG_PRICE)["value"])
+        scope.buffer(step).add_send(event, False)
+        scope.close(step, None)
+        scope.learn(step, flagged=False)  # nothing was found: the baselines may learn
+    signals = scope.signals(step0 + 12)
+    assert signals["sequential"].value == 1.0
+    # Stronger than the per-send share (2 of 3) it replaces, and judged against the
+    # population prior: the young scope did not learn its own run as normal.
+    share_only = scope.shares["sequential"].score_one({"hits": 2, "trials": 3})
+    assert signals["sequential"].surprise > share_only
+    assert scope.shares["sequential"].mean == KINDS["account_country"].priors["sequential"]
