@@ -115,6 +115,9 @@ class DetectorConfig:
     max_body_bytes: int = 2000
     baseline_half_life_s: int = 6 * 3600
     surprise_threshold: float = 6.0
+    # USD a segment above which a destination counts as expensive (what pumping rings
+    # are paid from): a young single-country scope's price adds to a fraud trace.
+    high_price_usd: float = 0.15
     seed: int = 7
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detector.config import Config
@@ -50,6 +51,40 @@ class FamilyEntity:
     # The scopes an event lands in, by what picks them (an account's country and API
     # key): found with one dict lookup per event instead of building three scope ids.
     routes: dict[tuple[str, str | None], list[ScopeState]] = field(default_factory=dict)
+
+
+class SeenBeforeStep:
+    """What an account had texted before one step, asked by each of its scopes.
+
+    The account's memory of destinations is one Bloom filter; if every scope asked
+    it in turn, the first to close (the account) would mark the step's numbers seen
+    and its country and API-key scopes would never find a new one. So the step's
+    numbers are looked up (and remembered) once, in sorted order so that arrival
+    order inside the step cannot move the filter's rotation, and every scope gets
+    the same answer. Quacks like the filter where a scope reads it.
+    """
+
+    __slots__ = ("novel", "count", "capacity", "previous")
+
+    def __init__(self, seen: RotatingBloom, destinations: list[str]) -> None:
+        # Size before this step: "how much history did the account have".
+        self.count, self.capacity, self.previous = seen.count, seen.capacity, seen.previous
+        self.novel = {d for d in sorted(destinations) if not seen.add(d)}
+
+    @classmethod
+    def of(cls, seen: RotatingBloom, scopes: Iterable[ScopeState], step: int
+           ) -> SeenBeforeStep:
+        """For the numbers any of ``scopes`` texted in ``step``."""
+        destinations: set[str] = set()
+        for scope in scopes:
+            buf = scope.open.get(step)
+            if buf is not None and scope.kind.track_destinations:
+                destinations.update(buf.destinations)
+        return cls(seen, list(destinations))
+
+    def add(self, item: str) -> bool:
+        """True if ``item`` was (probably) texted before this step."""
+        return item not in self.novel
 
 
 def family_keys(event: Event, prefix_depth: int = 5) -> list[tuple[str, str]]:
@@ -89,7 +124,7 @@ class FamilyProcessor:
         self.entities: dict[str, FamilyEntity] = {}
         self.counters: Counter[str] = Counter()
         self._dirty: set[str] = set()
-        self.candidates: dict[str, list[SendEvent]] = {}
+        self.candidates: dict[str, list[Event]] = {}
 
     # -- input -------------------------------------------------------------
     def key_of(self, event: Event) -> str | None:
@@ -115,16 +150,22 @@ class FamilyProcessor:
             return out
         return self._process(key, event)
 
-    def _candidate(self, key: str, event: Event) -> list[SendEvent] | None:
-        """Hold a number's sends until it is busy enough to track; then hand them over."""
-        if not isinstance(event, SendEvent):
-            return None
-        waiting = [e for e in self.candidates.get(key, ()) if
-                   event.ts - e.ts < PROMOTE_WINDOW_MS]
+    def _candidate(self, key: str, event: Event) -> list[Event] | None:
+        """Hold a number's records until it is busy enough to track; then hand them over.
+
+        Verifications wait beside the sends (they do not count towards tracking), so a
+        verification and the send that makes the number tracked give the same result
+        in either order: same-millisecond records may come in any order.
+        """
+        held = self.candidates.get(key)
+        is_send = isinstance(event, SendEvent)
+        if held is None and not is_send:
+            return None  # nothing sent to this number lately: nothing to judge it by
+        waiting = [e for e in held or () if event.ts - e.ts < PROMOTE_WINDOW_MS]
         waiting.append(event)
-        if len(waiting) < PROMOTE_SENDS:
+        self._dirty.add(key)
+        if not is_send or sum(isinstance(e, SendEvent) for e in waiting) < PROMOTE_SENDS:
             self.candidates[key] = waiting
-            self._dirty.add(key)
             return None
         self.candidates.pop(key, None)
         return waiting
@@ -207,7 +248,8 @@ class FamilyProcessor:
         if scope is None:
             scope = entity.scopes[sid] = ScopeState(
                 KINDS[kind], scope_id, self.step_ms, self.grace_steps,
-                seed=self.config.detector.seed)
+                seed=self.config.detector.seed,
+                high_price_usd=self.config.detector.high_price_usd)
         return scope
 
     # -- closing -----------------------------------------------------------
@@ -219,9 +261,11 @@ class FamilyProcessor:
         out: list[Output] = []
         for step in ready:
             findings: list[Finding] = []
+            seen = entity.seen_destinations and SeenBeforeStep.of(
+                entity.seen_destinations, entity.scopes.values(), step)
             for scope in entity.scopes.values():
                 if step in scope.open:
-                    finding = self._close_scope(entity, key, scope, step)
+                    finding = self._close_scope(entity, key, scope, step, seen)
                     if finding is not None:
                         findings.append(finding)
             out.extend(self.policy.step(entity.policy, findings, step))
@@ -231,9 +275,9 @@ class FamilyProcessor:
         # account's idle country scopes keep their few steps until the entity expires.
         return out
 
-    def _close_scope(self, entity: FamilyEntity, key: str, scope: ScopeState, step: int
-                     ) -> Finding | None:
-        closed = scope.close(step, entity.seen_destinations).values
+    def _close_scope(self, entity: FamilyEntity, key: str, scope: ScopeState, step: int,
+                     seen: SeenBeforeStep | None) -> Finding | None:
+        closed = scope.close(step, seen).values
         entity_id, account_id = self._entity_of(key, scope)
         threshold = self.config.detector.surprise_threshold
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)

@@ -150,7 +150,7 @@ SMALL_POOL = 64
 # What pumping rings are paid from: termination fees far above the few cents a
 # segment most destinations cost. Above this price a young single-country scope
 # (an account's first hour in a country, a range that just woke up) carries the
-# money-at-risk signal; see ScopeState.signals.
+# money-at-risk signal; see ScopeState.signals. Default of detector.high_price_usd.
 HIGH_PRICE_USD = 0.15
 PRICED_KINDS = frozenset({"account_country", "prefix"})
 # An account that had texted this many distinct numbers before it first sent to a
@@ -171,8 +171,9 @@ class ScopeState:
     """Windows, baselines and short memories of one scope instance."""
 
     def __init__(self, kind: ScopeKind, scope_id: str, step_ms: int, grace_steps: int,
-                 seed: int) -> None:
+                 seed: int, high_price_usd: float = HIGH_PRICE_USD) -> None:
         self.kind = kind
+        self.high_price_usd = high_price_usd
         self.scope_id = scope_id
         self.step_ms = step_ms
         self.steps_per_min = max(1, MINUTE_MS // step_ms)
@@ -399,13 +400,13 @@ class ScopeState:
                     out["sequential"] = run
             if kind.name in PRICED_KINDS and self.young(step) and t10[SEGMENTS] > 0:
                 price = t10[MONEY] / t10[SEGMENTS]
-                if price >= HIGH_PRICE_USD:
+                if price >= self.high_price_usd:
                     # One fact about the destination, not one per send (every send of
                     # a single-country scope costs about the same): worth the odds of a
                     # premium-priced send in honest traffic, once. The finding rules
                     # count it only beside a behavioural trace.
                     out["high_price"] = Signal(-log10(kind.priors["premium"]), price,
-                                               HIGH_PRICE_USD)
+                                               self.high_price_usd)
             if (kind.name == "account_country" and self.young(step)
                     and self.history_before >= ESTABLISHED_DESTINATIONS):
                 # Likewise one fact: an established account's first hour in this

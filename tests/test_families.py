@@ -1,0 +1,69 @@
+"""Family processors: what one family key remembers does not depend on record order
+inside a step, and every scope of an account asks "texted before?" of the same past."""
+
+from __future__ import annotations
+
+from detector.config import Config
+from detector.families import FamilyProcessor
+from detector.features import NEW_DEST, SENDS, VERIFIED
+from detector.records import parse_record
+from detector.scopes import W60
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
+MIN = 60_000
+
+
+def send(ts: int, destination: str, account: str = "a1", n: int = 0) -> object:
+    return parse_record("sms.send", {
+        "message_id": f"m{ts}-{n}", "ts": ts, "account_id": account,
+        "destination": destination, "api_key_id": "k1", "category": "otp", "price": 0.05})
+
+
+def verify(ts: int, destination: str, account: str = "a1") -> object:
+    return parse_record("sms.verify", {"ts": ts, "account_id": account,
+                                       "destination": destination, "verified": True})
+
+
+def test_new_destinations_count_in_every_scope_of_the_account() -> None:
+    proc = FamilyProcessor("account", Config())
+    # Seventy minutes of an account texting a small German customer base: every
+    # scope is past its first hour, so novelty counts.
+    base = [f"+491511234{i:04d}" for i in range(20)]
+    for minute in range(70):
+        proc.process(send(T0 + minute * MIN, base[minute % len(base)], n=minute))
+    # Then three numbers it never texted, in one step.
+    fresh = ["+4915198700001", "+4915198705002", "+4915198730003"]
+    for i, number in enumerate(fresh):
+        proc.process(send(T0 + 71 * MIN + i, number, n=100 + i))
+    proc.finish()
+    scopes = proc.entities["a1"].scopes
+    account = scopes["account:a1"].sums.totals(W60)
+    country = scopes["account_country:a1|DE"].sums.totals(W60)
+    key = scopes["api_key:k1"].sums.totals(W60)
+    assert account[NEW_DEST] == country[NEW_DEST] == key[NEW_DEST] == 3
+    assert account[SENDS] == country[SENDS] == key[SENDS]
+
+
+def destination_totals(records: list) -> list[float]:
+    proc = FamilyProcessor("destination", Config())
+    for record in records:
+        proc.process(record)
+    proc.finish()
+    return proc.entities["+447911123456"].scopes["destination:+447911123456"].sums.totals(W60)
+
+
+def test_a_verification_beside_the_tracking_send_counts_in_either_order() -> None:
+    number = "+447911123456"
+    first = [send(T0, number, n=1), send(T0 + 20_000, number, n=2)]
+    # The third send makes the number tracked; a verification has the same millisecond.
+    third, check = send(T0 + 40_000, number, n=3), verify(T0 + 40_000, number)
+    one = destination_totals([*first, third, check])
+    other = destination_totals([*first, check, third])
+    assert one == other
+    assert one[SENDS] == 3 and one[VERIFIED] == 1
+
+
+def test_a_number_nobody_texted_lately_is_not_tracked_for_a_verification() -> None:
+    proc = FamilyProcessor("destination", Config())
+    assert proc.process(verify(T0, "+447911123456")) == []
+    assert proc.state_size() == 0
