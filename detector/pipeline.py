@@ -28,7 +28,11 @@ from detector.policy import ALERTS, THROTTLE, Output
 from detector.records import INPUT_ROLES, RecordParser, Rejected
 
 DEADLETTER = "sms.deadletter"
-SWEEP_EVERY = 50_000  # records between sweeps of idle entities
+# Event time between sweeps of expired entities and idle candidate numbers: the
+# candidates' own horizon, so held records never pile up for much longer than they
+# can matter, at any traffic density. (Sweeps change memory only, never results:
+# an expired entity or a stale held record is also ignored when its key speaks.)
+SWEEP_EVERY_MS = 600_000
 _ACCEPTED = {role: f"accepted:{role}" for role in INPUT_ROLES}
 
 __all__ = ["SCOPE_FAMILIES", "Detector", "FamilyProcessor", "Output", "deadletter_record",
@@ -46,7 +50,7 @@ class Detector:
         self.families = {name: FamilyProcessor(name, self.config) for name in SCOPE_FAMILIES}
         self._processors = tuple(self.families.values())
         self.counters: Counter[str] = Counter()
-        self._since_sweep = 0
+        self._next_sweep = 0  # event time of the next sweep
 
     def process(self, role: str, value: bytes | str | Mapping[str, Any],
                 source: Mapping[str, Any] | None = None) -> list[Output]:
@@ -62,11 +66,10 @@ class Detector:
             found = processor.process(event)  # [] when the event has no key in that family
             if found:
                 out.extend(found)
-        self._since_sweep += 1
-        if self._since_sweep >= SWEEP_EVERY:
-            self._since_sweep = 0
-            for processor in self.families.values():
+        if event.ts >= self._next_sweep:
+            for processor in self._processors:
                 processor.sweep(event.ts)
+            self._next_sweep = event.ts + SWEEP_EVERY_MS
         self._count(out)
         return out
 

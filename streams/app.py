@@ -38,6 +38,7 @@ import orjson
 from faust.streams import _current_event, current_event
 
 from detector.config import Config
+from detector.pipeline import SWEEP_EVERY_MS
 from streams.ordering import EventMerger
 from streams.state import CheckpointedState, PartitionScope
 from streams.topics import INPUT_ROLES, TopicLayout
@@ -50,7 +51,6 @@ WATERMARK_EVERY = 500  # released records between watermarks of one origin
 WATERMARK_S = 0.2  # ... or seconds
 WATERMARK_RESEND_S = 1.0  # an unchanged watermark is repeated (a family partition's new owner)
 FORWARD_BATCH = 200  # re-keyed events a repartition message carries at most
-SWEEP_EVERY = 50_000  # events of one scope between sweeps of expired entities (as replay)
 
 
 @dataclass
@@ -233,9 +233,8 @@ class SmsguardWorker:
         """The core's decision for one event; idle entities are swept now and then."""
         scope.finished = False
         outputs = scope.processor.process(event)
-        scope.since_sweep += 1
-        if scope.since_sweep >= SWEEP_EVERY:
-            scope.since_sweep = 0
+        if event.ts >= scope.next_sweep:  # every SWEEP_EVERY_MS of event time, as replay
+            scope.next_sweep = event.ts + SWEEP_EVERY_MS
             before = set(scope.processor.entities)
             scope.processor.sweep(event.ts)
             scope.expired |= before - set(scope.processor.entities)

@@ -59,7 +59,7 @@ class PartitionScope:
     restored_keys: int = 0
     restored_warm: int = 0  # restored entities that have closed steps (a history)
     unflushed: int = 0  # records applied since the last checkpoint
-    since_sweep: int = 0
+    next_sweep: int = 0  # event time of the next sweep of expired entities
     finished: bool = False  # every open step closed by an idle close, nothing new since
     expired: set[str] = field(default_factory=set)  # swept entities, deleted at checkpoint
     touched: set[str] = field(default_factory=set)  # changed outside process() (idle close)

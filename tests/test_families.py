@@ -67,3 +67,17 @@ def test_a_number_nobody_texted_lately_is_not_tracked_for_a_verification() -> No
     proc = FamilyProcessor("destination", Config())
     assert proc.process(verify(T0, "+447911123456")) == []
     assert proc.state_size() == 0
+
+
+def test_numbers_texted_once_are_forgotten_on_event_time() -> None:
+    from detector.pipeline import Detector
+
+    det = Detector()
+    # One message a second, each to a number nobody texts again, for forty minutes.
+    for i in range(2400):
+        det.process("sms.send", {
+            "message_id": f"m{i}", "ts": T0 + i * 1000, "account_id": "a1",
+            "destination": f"+4915112{i:06d}", "price": 0.05})
+    # Numbers are held ten minutes and swept every ten minutes of event time: at most
+    # the last twenty minutes' numbers are remembered, however slow the traffic is.
+    assert det.families["destination"].state_size() <= 1200
