@@ -538,8 +538,15 @@ class SmsguardWorker:
                     scope.touched |= open_keys
                     scope.finished = True
                     await self.send_outputs(outputs)
-                if self.state.due(scope) or (quiet and (scope.unflushed or scope.touched)):
+                if self.state.due(scope) or (quiet and (
+                        scope.unflushed or scope.touched or self._acks_waiting(scope))):
                     await self.checkpoint(scope)
+
+    def _acks_waiting(self, scope: PartitionScope) -> bool:
+        """Records of ``scope`` held for a checkpoint that no applied record will trigger
+        (an origin's watermark changes no state): without one they are never committed."""
+        return any(self.pending.get((topic, scope.partition))
+                   for topic in self.topics_of(scope.family))
 
     def pipeline_event(self, data: dict[str, Any]) -> Any:
         from detector.records import event_from_dict

@@ -81,7 +81,9 @@ def test_kill_9_mid_stream_then_restart(kafka_bootstrap: str, tmp_path: Path) ->
             lambda w: committed_offsets(kafka_bootstrap, prefix,
                                         [w.topic(r) for r in INPUTS]) == total,
             90,
-        ), "the group never committed every input record"
+        ), ("the group never committed every input record: committed "
+            f"{committed_offsets(kafka_bootstrap, prefix, [second.topic(r) for r in INPUTS])}"
+            f" of {total}")
     finally:
         second.stop()
 
