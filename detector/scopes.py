@@ -278,9 +278,6 @@ class ScopeState:
         self.pending = list(map(add, self.pending, v))  # same sums as a zip, in C
         return buf
 
-    def advance_to(self, step: int) -> None:
-        self.sums.advance(step)
-
     def _close_destinations(self, step: int, buf: StepBuffer, seen: RotatingBloom | None) -> None:
         v = buf.values
         if seen is not None:
