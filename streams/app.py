@@ -538,15 +538,21 @@ class SmsguardWorker:
                     scope.touched |= open_keys
                     scope.finished = True
                     await self.send_outputs(outputs)
+                # A record waiting only for its ack (an origin's watermark changes no
+                # state) gets a checkpoint too: nothing else would ever commit it.
                 if self.state.due(scope) or (quiet and (
-                        scope.unflushed or scope.touched or self._acks_waiting(scope))):
+                        scope.unflushed or scope.touched
+                        or self._newest_waiting(scope) is not None)):
                     await self.checkpoint(scope)
 
-    def _acks_waiting(self, scope: PartitionScope) -> bool:
-        """Records of ``scope`` held for a checkpoint that no applied record will trigger
-        (an origin's watermark changes no state): without one they are never committed."""
-        return any(self.pending.get((topic, scope.partition))
-                   for topic in self.topics_of(scope.family))
+    def _newest_waiting(self, scope: PartitionScope) -> Any:
+        """The newest record of ``scope``'s partition waiting for a checkpoint's ack."""
+        newest = None
+        for topic in self.topics_of(scope.family):
+            waiting = self.pending.get((topic, scope.partition))
+            if waiting:
+                newest = waiting[-1][1]
+        return newest
 
     def pipeline_event(self, data: dict[str, Any]) -> Any:
         from detector.records import event_from_dict
@@ -575,11 +581,7 @@ class SmsguardWorker:
         anchor = current_event()
         if anchor is None or anchor.message.partition != scope.partition \
                 or anchor.message.topic not in topics:
-            anchor = None
-            for topic in topics:
-                waiting = self.pending.get((topic, scope.partition))
-                if waiting:
-                    anchor = waiting[-1][1]
+            anchor = self._newest_waiting(scope)
             if anchor is None:
                 return  # nothing to anchor the writes to; the next record will
         if scope.family == "account":
