@@ -66,7 +66,7 @@ class SeenBeforeStep:
 
     __slots__ = ("novel", "count", "capacity", "previous")
 
-    def __init__(self, seen: RotatingBloom, destinations: list[str]) -> None:
+    def __init__(self, seen: RotatingBloom, destinations: Iterable[str]) -> None:
         # Size before this step: "how much history did the account have".
         self.count, self.capacity, self.previous = seen.count, seen.capacity, seen.previous
         self.novel = {d for d in sorted(destinations) if not seen.add(d)}
@@ -80,7 +80,7 @@ class SeenBeforeStep:
             buf = scope.open.get(step)
             if buf is not None and scope.kind.track_destinations:
                 destinations.update(buf.destinations)
-        return cls(seen, list(destinations))
+        return cls(seen, destinations)
 
     def add(self, item: str) -> bool:
         """True if ``item`` was (probably) texted before this step."""
