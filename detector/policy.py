@@ -7,10 +7,12 @@ hysteresis level, and closes after ``policy.release_after_s`` of calm. Within an
 episode the policy alerts once, again when the severity escalates, and again
 after ``policy.cooldown_s`` if it is still going.
 
-Throttles go to the narrowest scope the finding proposes, expire by themselves
-(``expires_at``), are extended while the episode lasts, escalate from ``limit``
-to ``block`` on critical scores and on repeat offences (each repeat also doubles
-the time to live), and are released when the episode closes.
+Throttles go to the narrowest scope the finding proposes (and move to the
+account x prefix once a prefix-wide throttle's attack is pinned on one account),
+expire by themselves (``expires_at``), are extended while the episode lasts,
+escalate from ``limit`` to ``block`` on critical scores and on repeat offences
+(each repeat also doubles the time to live), and are released when the episode
+closes.
 
 Ids are hashes of what the finding is (entity, kind, episode start, sequence),
 never of wall-clock time or randomness, so a rerun emits the same ids.
@@ -138,10 +140,40 @@ class Policy:
             alert = self._alert(finding, episode, action, ts)
             out.append(Output(ALERTS, finding.entity_id, alert))
         if action != "none":
+            previous = self._narrow(episode, finding, ts)
+            if previous is not None:
+                if previous["action"] == "block":
+                    action = "block"  # narrowing never softens a block
+                alert = alert or {"alert_id": previous["alert_id"]}
             command = self._throttle(state, finding, episode, action, step, ts, alert)
             if command is not None:
                 out.append(command)
+            if previous is not None:
+                # After the narrower command, so the attack is never left unthrottled.
+                out.append(self._release(
+                    previous, step, ts, f"{finding.kind} on {finding.entity_type} "
+                    f"{finding.entity_id} narrowed to {_canonical(episode.throttle['scope'])}"))
         return out
+
+    def _narrow(self, episode: Episode, finding: Finding, ts: int) -> dict[str, Any] | None:
+        """Give up a throttle's scope when the finding now proposes a narrower one.
+
+        The first proposal is made on the attack's first minute, when attribution is
+        weakest: a range pumped by one account may still look shared with the honest
+        senders of that range, so the whole prefix is blocked. Once the evidence names
+        the account (account x prefix inside the prefix, see ``_narrower``), a
+        prefix-wide block only stops everyone else's traffic. Returns the throttle
+        given up (the caller issues the narrower one, then releases this); never
+        widens: a broader proposal keeps the episode's scope.
+        """
+        current = episode.throttle
+        if current is None or current["expires_at"] <= ts:
+            return None
+        proposed = {k: v for k, v in (finding.throttle_scope or {}).items() if v}
+        if not _narrower(proposed, current["scope"]):
+            return None
+        episode.throttle = None
+        return current
 
     def _action(self, finding: Finding, episode: Episode) -> str:
         if (finding.kind not in THROTTLED_KINDS or finding.throttle_scope is None
@@ -222,6 +254,10 @@ class Policy:
         throttle = episode.throttle
         if throttle is None or throttle["expires_at"] <= ts:
             return []
+        return [self._release(throttle, step, ts, f"{episode.kind} on {episode.entity_type} "
+                                                  f"{episode.entity_id} is normal again")]
+
+    def _release(self, throttle: dict[str, Any], step: int, ts: int, why: str) -> Output:
         command = {
             "command_id": "cmd-" + _digest(throttle["scope_key"], "release", step,
                                            throttle["alert_id"]),
@@ -229,11 +265,10 @@ class Policy:
             "action": "release",
             "scope": throttle["scope"],
             "expires_at": throttle["expires_at"],
-            "reason": f"{episode.kind} on {episode.entity_type} {episode.entity_id} is normal "
-                      f"again (alert {throttle['alert_id']})",
+            "reason": f"{why} (alert {throttle['alert_id']})",
             "alert_id": throttle["alert_id"],
         }
-        return [self._command_output(command)]
+        return self._command_output(command)
 
     def _command_output(self, command: dict[str, Any]) -> Output:
         if self.config.signing.key:
@@ -262,6 +297,25 @@ class Policy:
         # A throttle on a range that holds an allowlisted number or prefix would hit it too.
         return any(p.startswith(prefix) or prefix.startswith(p)
                    for p in (*self.allowed_prefixes, *self.allowed_numbers))
+
+
+def _narrower(proposed: dict[str, str], current: dict[str, str]) -> bool:
+    """Does ``proposed`` name the account behind a throttle that named none?
+
+    Only that narrowing is taken: a prefix's or a number's senders are remembered over
+    minutes, so once one account dominates them the attribution is sound. An account's
+    API key is read off a single step, too noisy to give up the account-wide scope.
+
+    >>> _narrower({"account_id": "a1", "prefix": "+37529"}, {"prefix": "+37529"})
+    True
+    >>> _narrower({"account_id": "a1", "prefix": "+37530"}, {"prefix": "+37529"})
+    False
+    >>> _narrower({"account_id": "a1", "api_key_id": "k1"}, {"account_id": "a1"})
+    False
+    """
+    if "account_id" in current or "account_id" not in proposed:
+        return False
+    return all(proposed.get(key) == value for key, value in current.items())
 
 
 def _canonical(scope: dict[str, str]) -> str:

@@ -126,3 +126,26 @@ def test_ids_are_stable_across_runs_and_commands_are_signed() -> None:
     assert all(verify_command(c, "s3cret") for c in _commands(first))
     ids = [a["alert_id"] for a in _alerts(first)]
     assert len(set(ids)) == len(ids)
+
+
+def _prefix_finding(score: float, step: int, scope: dict[str, str]) -> Finding:
+    return Finding(kind="sms_pumping", scope_kind="prefix", scope_id="+37529",
+                   entity_type="prefix", entity_id="+37529", account_id=None, score=score,
+                   step=step, evidence=[], throttle_scope=scope)
+
+
+def test_a_prefix_block_narrows_to_the_account_once_the_evidence_names_it() -> None:
+    policy, state = Policy(Config()), PolicyState()
+    wide, narrow = {"prefix": "+37529"}, {"account_id": "acct_7", "prefix": "+37529"}
+    first = _commands(policy.step(state, [_prefix_finding(30.0, 0, wide)], 0))
+    assert [(c["action"], c["scope"]) for c in first] == [("block", wide)]
+    # A warning-level step names the account: the block moves there (never softened to a
+    # limit), and only then is the prefix-wide block released.
+    second = _commands(policy.step(state, [_prefix_finding(8.0, 1, narrow)], 1))
+    assert [(c["action"], c["scope"]) for c in second] == [("block", narrow), ("release", wide)]
+    assert {c["alert_id"] for c in first + second} == {first[0]["alert_id"]}
+    # Never widens again: a broader proposal keeps the narrow scope, and the calm releases it.
+    out = []
+    for step in range(2, 2 + Config().policy.release_after_s // STEP_S + 2):
+        out += policy.step(state, [_prefix_finding(30.0, 2, wide)] if step == 2 else [], step)
+    assert [(c["action"], c["scope"]) for c in _commands(out)] == [("release", narrow)]
