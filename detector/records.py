@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -59,7 +59,9 @@ class _Record:
     __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        # Fields are plain values: no need for asdict's recursive deep copy, which cost
+        # a worker ~4% of its time (one call per re-keyed event).
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass(slots=True)

@@ -388,8 +388,7 @@ class SmsguardWorker:
                            parsed: Any) -> None:
         self._count(f"accepted:{role}")
         if self._metrics is not None:
-            self._metrics.records.labels(topic=role, outcome="accepted").inc()
-            self._metrics.lag.labels(topic=role).set(time.time() - parsed.ts / 1000)
+            self._metrics.observe_accepted(role, parsed.ts)
         outputs: list[Any] = []
         data = None
         routes = self.pipeline.family_keys(parsed, self.prefix_depth)

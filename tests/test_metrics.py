@@ -56,6 +56,17 @@ def test_counters_move_on_the_scraped_endpoint(served):
     assert after[("smsguard_entities_tracked", (("family", "prefix"),))] == 42
 
 
+def test_an_accepted_record_counts_and_sets_the_lag(served):
+    metrics, port = served
+    key = ("smsguard_records_total", (("outcome", "accepted"), ("topic", "sms.dlr")))
+    before = scrape(port).get(key, 0.0)
+    metrics.observe_accepted("sms.dlr", event_ts_ms=1_700_000_000_000, now_s=1_700_000_002.0)
+    metrics.observe_accepted("sms.dlr", event_ts_ms=1_700_000_001_000, now_s=1_700_000_002.0)
+    after = scrape(port)
+    assert after[key] == before + 2
+    assert after[("smsguard_event_time_lag_seconds", (("topic", "sms.dlr"),))] == 1.0
+
+
 def test_detector_counters_are_mirrored_as_deltas(served):
     metrics, port = served
     tally = Counter({"accepted:sms.send": 5, "rejected:not_json": 2, "alerts": 1})

@@ -87,3 +87,14 @@ def test_bad_input_goes_to_the_dead_letter_with_a_reason_and_is_counted() -> Non
     # and the stream goes on
     assert det.process("sms.send", _raw(SEND)) == []
     assert det.counters["accepted:sms.send"] == 1
+
+
+@pytest.mark.parametrize("role,value", [("sms.send", SEND), ("sms.dlr", DLR),
+                                        ("sms.verify", VERIFY)])
+def test_events_survive_the_repartition_round_trip(role, value) -> None:
+    from detector.records import event_from_dict
+
+    event = RecordParser().parse(role, _raw(value))
+    data = orjson.loads(orjson.dumps(event.to_dict()))  # as a repartition topic carries it
+    assert event_from_dict(data) == event
+    assert data["role"] == role and data["ts"] == value["ts"]
