@@ -224,18 +224,19 @@ class FamilyProcessor:
 
     def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
         if self.family != "account":
-            route = ("", None)  # a single-scope family: the entity's one scope
-        else:
-            route = (event.country, getattr(event, "api_key_id", None))
+            # A single-scope family: the entity's one scope.
+            scopes = entity.routes.get(("", None))
+            if scopes is None:
+                scopes = entity.routes[("", None)] = [self._scope(entity, self.family, key)]
+            return scopes
+        route = (event.country, getattr(event, "api_key_id", None))
         scopes = entity.routes.get(route)
         if scopes is None:
-            scopes = entity.routes[route] = self._scopes_for(entity, key, *route)
+            scopes = entity.routes[route] = self._account_scopes(entity, key, *route)
         return scopes
 
-    def _scopes_for(self, entity: FamilyEntity, key: str, country: str, api_key: str | None
-                    ) -> list[ScopeState]:
-        if self.family != "account":
-            return [self._scope(entity, self.family, key)]
+    def _account_scopes(self, entity: FamilyEntity, key: str, country: str,
+                        api_key: str | None) -> list[ScopeState]:
         scopes = [self._scope(entity, "account", key),
                   self._scope(entity, "account_country", f"{key}|{country}")]
         if api_key:

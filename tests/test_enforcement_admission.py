@@ -6,6 +6,7 @@ import time
 
 import pytest
 import redis
+from throttle_commands import now_ms
 
 from streams.enforcement.admission import AdmissionClient, AdmissionRequest
 from streams.enforcement.store import ThrottleStore
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.redis
 
 
 def apply(store: ThrottleStore, command_id: str, action: str, scope: dict, **extra) -> None:
-    now = int(time.time() * 1000)
+    now = now_ms()
     cmd = {
         "command_id": command_id,
         "ts": now,

@@ -17,6 +17,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis_server import free_port
+from throttle_commands import now_ms
 
 from detector.signing import sign_command
 from streams.cli import main
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def block(command_id: str, scope: dict, ttl_ms: int = 120_000) -> dict:
-    now = int(time.time() * 1000)
+    now = now_ms()
     return {"command_id": command_id, "ts": now, "action": "block", "scope": scope,
             "expires_at": now + ttl_ms, "reason": "cli test"}
 

@@ -9,10 +9,10 @@ policy emits is enforceable and every signature verifies.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
+from throttle_commands import now_ms
 
 from detector.config import load_config
 from detector.replay import replay_records
@@ -52,7 +52,7 @@ def enforcer(redis_url: str) -> Iterator[Enforcer]:
 
 
 def test_detector_commands_verify_and_are_judged_on_their_expiry(detector_commands, enforcer):
-    now = int(time.time() * 1000)
+    now = now_ms()
     outcomes = [enforcer.handle(json.dumps(cmd).encode()) for cmd in detector_commands]
     expected = ["rejected_expired" if cmd["expires_at"] <= now else "applied-or-more"
                 for cmd in detector_commands]
@@ -67,7 +67,7 @@ def test_detector_commands_shifted_to_now_are_all_enforced(
     detector_commands, enforcer, redis_url
 ):
     """As if the detector ran live: event time moved to now, signed again by the detector."""
-    offset = int(time.time() * 1000) - min(cmd["ts"] for cmd in detector_commands)
+    offset = now_ms() - min(cmd["ts"] for cmd in detector_commands)
     live = []
     for cmd in detector_commands:
         body = {k: v for k, v in cmd.items() if k != "signature"}

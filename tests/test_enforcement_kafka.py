@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from throttle_commands import now_ms
 
 from detector.signing import sign_command
 from streams.enforcement.admission import AdmissionClient
@@ -28,7 +29,7 @@ KEY = "kafka-test-key"
 
 
 def command(command_id: str, action: str, account: str, ttl_ms: int = 120_000) -> dict:
-    now = int(time.time() * 1000)
+    now = now_ms()
     return {
         "command_id": command_id,
         "ts": now,
