@@ -90,6 +90,9 @@ class SmsguardWorker:
     def __init__(self, config: Config, options: WorkerOptions) -> None:
         from detector import pipeline  # the core; imported here so the CLI starts fast
         from detector.records import RecordParser, Rejected
+        from streams.offset_commits import dedupe_acks_before_commit
+
+        dedupe_acks_before_commit()
 
         self.config = config
         self.options = options
