@@ -107,6 +107,10 @@ class WebhookConfig:
 class DetectorConfig:
     step_s: int = 10
     lateness_s: int = 5
+    # A key's step closes on its own next record once that is lateness_s past the
+    # step's end, and at the latest once the stream (other keys' records) is this far
+    # past it: a key that goes quiet right after an attack is still judged on time.
+    quiet_close_s: int = 10
     otp_grace_s: int = 120
     entity_ttl_s: int = 7 * 24 * 3600
     destination_ttl_s: int = 3600

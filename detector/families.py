@@ -10,14 +10,19 @@ Four families, each keyed the way the stream processor partitions it:
 - ``route`` (key: route): delivery degradation.
 
 Each family key has its own event-time clock (the latest ``ts`` it has seen).
-A step closes once that clock passes the step's end by ``detector.lateness_s``;
-records of an already closed step are counted into the oldest open step, never
+A step closes once that clock passes the step's end by ``detector.lateness_s``,
+or, for a key that has gone quiet, once the processor's stream clock (the latest
+``ts`` of any key) passes it by ``detector.quiet_close_s``. What a close raises is
+stamped with the event time at which it closed: the key's clock, or the quiet
+deadline, so the stamps do not depend on which other keys share a processor.
+Records of an already closed step are counted into the oldest open step, never
 dropped. Findings depend only on closed steps, so any arrival order within the
 lateness allowance gives the same alerts and commands.
 """
 
 from __future__ import annotations
 
+import heapq
 import pickle
 from collections import Counter
 from collections.abc import Iterable
@@ -125,6 +130,12 @@ class FamilyProcessor:
         self.counters: Counter[str] = Counter()
         self._dirty: set[str] = set()
         self.candidates: dict[str, list[Event]] = {}
+        # The stream clock and, by step, the keys with that step open: what the quiet
+        # close walks (steps in a heap, so the next deadline is one look away).
+        self.quiet_ms = max(d.quiet_close_s, d.lateness_s) * 1000
+        self.clock = 0
+        self._due: dict[int, set[str]] = {}
+        self._due_steps: list[int] = []
 
     # -- input -------------------------------------------------------------
     def key_of(self, event: Event) -> str | None:
@@ -137,18 +148,57 @@ class FamilyProcessor:
         return getattr(event, "route", None)
 
     def process(self, event: Event) -> list[Output]:
+        out: list[Output] = []
+        if event.ts > self.clock:
+            self.clock = event.ts
+            steps = self._due_steps
+            if steps and event.ts >= (steps[0] + 1) * self.step_ms + self.quiet_ms:
+                out = self._close_quiet()
         key = self.key_of(event)
         if key is None:
-            return []
+            return out
         if self.family == "destination" and key not in self.entities:
             waiting = self._candidate(key, event)
             if waiting is None:
-                return []
-            out: list[Output] = []
+                return out
             for earlier in waiting:
                 out.extend(self._process(key, earlier))
             return out
+        if out:
+            out.extend(self._process(key, event))
+            return out
         return self._process(key, event)
+
+    def _close_quiet(self) -> list[Output]:
+        """Close the steps whose quiet deadline the stream clock has passed.
+
+        Step by step, keys in sorted order, each stamped with its deadline: the same
+        outputs whichever records moved the clock (a replay's whole stream or one
+        partition of a worker's).
+        """
+        out: list[Output] = []
+        through = (self.clock - self.quiet_ms) // self.step_ms - 1
+        steps = self._due_steps
+        while steps and steps[0] <= through:
+            step = heapq.heappop(steps)
+            deadline = (step + 1) * self.step_ms + self.quiet_ms
+            for key in sorted(self._due.pop(step)):
+                entity = self.entities.get(key)
+                if entity is not None and step in entity.open_steps:
+                    self._dirty.add(key)
+                    self.counters["quiet_closes"] += 1
+                    out.extend(self._close_ready(key, entity, step, deadline))
+        return out
+
+    def _open_step(self, key: str, entity: FamilyEntity, step: int) -> None:
+        if step in entity.open_steps:
+            return
+        entity.open_steps.add(step)
+        keys = self._due.get(step)
+        if keys is None:
+            keys = self._due[step] = set()
+            heapq.heappush(self._due_steps, step)
+        keys.add(key)
 
     def _candidate(self, key: str, event: Event) -> list[Event] | None:
         """Hold a number's records until it is busy enough to track; then hand them over.
@@ -181,7 +231,7 @@ class FamilyProcessor:
         if entity.closed_through is not None and step <= entity.closed_through:
             self.counters["late_records"] += 1
             step = entity.closed_through + 1
-        entity.open_steps.add(step)
+        self._open_step(key, entity, step)
         scopes = self._scopes_of(entity, key, event)
         # One type test per event, not one per scope; a step buffer is always truthy,
         # so buffer() (which creates it) only runs for a scope's first record of a step.
@@ -200,15 +250,21 @@ class FamilyProcessor:
         through = (entity.watermark - self.lateness_ms) // self.step_ms - 1
         if min(entity.open_steps) > through:  # the common case: nothing to close yet
             return []
-        return self._close_ready(key, entity, through)
+        return self._close_ready(key, entity, through, entity.watermark)
 
     def finish(self) -> list[Output]:
-        """End of input: close every open step of every entity."""
+        """End of input: close every open step of every entity.
+
+        What this raises is stamped with the entity's own latest event time (the
+        input ended there for it), so a stream processor that ends a partition gets
+        the same stamps as a replay that ends the file.
+        """
         out: list[Output] = []
         for key in sorted(self.entities):
             entity = self.entities[key]
             if entity.open_steps:
-                out.extend(self._close_ready(key, entity, max(entity.open_steps)))
+                out.extend(self._close_ready(key, entity, max(entity.open_steps),
+                                             entity.watermark))
         return out
 
     def sweep(self, now_ts: int) -> int:
@@ -254,7 +310,9 @@ class FamilyProcessor:
         return scope
 
     # -- closing -----------------------------------------------------------
-    def _close_ready(self, key: str, entity: FamilyEntity, through: int) -> list[Output]:
+    def _close_ready(self, key: str, entity: FamilyEntity, through: int, ts: int
+                     ) -> list[Output]:
+        """Close the entity's open steps up to ``through``; ``ts``: the event time now."""
         if not entity.open_steps or min(entity.open_steps) > through:
             return []
         ready = sorted(s for s in entity.open_steps if s <= through)
@@ -269,7 +327,10 @@ class FamilyProcessor:
                     finding = self._close_scope(entity, key, scope, step, seen)
                     if finding is not None:
                         findings.append(finding)
-            out.extend(self.policy.step(entity.policy, findings, step))
+            # Stamped when the step closed, not when it ended: an alert says when the
+            # detector could know (the lateness allowance and a quiet key's wait included).
+            out.extend(self.policy.step(entity.policy, findings, step,
+                                        max(ts, (step + 1) * self.step_ms - 1)))
             entity.closed_through = step
         # A scope's windows move when it closes a step (SlidingSums.add) and are only
         # read right after that, so scopes without records are not moved here: an
@@ -319,6 +380,9 @@ class FamilyProcessor:
         state = pickle.loads(blob)
         if isinstance(state, FamilyEntity):
             self.entities[key] = state
+            open_steps, state.open_steps = state.open_steps, set()
+            for step in sorted(open_steps):
+                self._open_step(key, state, step)  # back in the quiet close's index
         elif state:
             self.candidates[key] = state
 

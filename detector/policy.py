@@ -85,9 +85,17 @@ class Policy:
         return frozenset(k[2] for k in state.episodes
                          if k[0] == entity_type and k[1] == entity_id)
 
-    def step(self, state: PolicyState, findings: list[Finding], step: int) -> list[Output]:
-        """Apply one closed step's findings (best per entity and kind); calm the rest."""
-        ts = (step + 1) * self.step_ms - 1
+    def step(self, state: PolicyState, findings: list[Finding], step: int,
+             ts: int | None = None) -> list[Output]:
+        """Apply one closed step's findings (best per entity and kind); calm the rest.
+
+        ``ts`` is the event time at which the step closed: the time the alerts and
+        commands are stamped with (the contract's "event time of the event that
+        raised it"), never earlier than the detector could have known. Default: the
+        step's last millisecond.
+        """
+        if ts is None:
+            ts = (step + 1) * self.step_ms - 1
         best: dict[tuple[str, str, str], Finding] = {}
         for f in findings:
             if self._allowlisted(f):

@@ -25,7 +25,7 @@ def trace_findings(
 ) -> list[dict[str, Any]]:
     """Replay ``input_path`` and return every finding as a dict, in step order.
 
-    Each has ``ts`` (end of its step, as the policy stamps alerts), ``kind``,
+    Each has ``ts`` (when its step closed, as the policy stamps alerts), ``kind``,
     ``entity`` (``{"type", "id"}``), ``account_id`` and ``score``.
     """
     from detector.pipeline import Detector
@@ -37,13 +37,15 @@ def trace_findings(
     for processor in detector.families.values():
         decide = processor.policy.step
 
-        def observed(state: Any, findings: list[Any], step: int, _decide: Any = decide) -> Any:
-            ts = (step + 1) * step_ms - 1
+        def observed(state: Any, findings: list[Any], step: int, ts: int | None = None,
+                     _decide: Any = decide) -> Any:
+            if ts is None:
+                ts = (step + 1) * step_ms - 1
             for f in findings:
                 found.append({"ts": ts, "kind": f.kind, "score": float(f.score),
                               "entity": {"type": f.entity_type, "id": f.entity_id},
                               "account_id": f.account_id})
-            return _decide(state, findings, step)
+            return _decide(state, findings, step, ts)
 
         processor.policy.step = observed
     with open(input_path, "rb") as fh:
