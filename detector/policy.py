@@ -148,12 +148,13 @@ class Policy:
             alert = self._alert(finding, episode, action, ts)
             out.append(Output(ALERTS, finding.entity_id, alert))
         if action != "none":
+            alert_id = alert["alert_id"] if alert else None
             previous = self._narrow(episode, finding, ts)
             if previous is not None:
                 if previous["action"] == "block":
                     action = "block"  # narrowing never softens a block
-                alert = alert or {"alert_id": previous["alert_id"]}
-            command = self._throttle(state, finding, episode, action, step, ts, alert)
+                alert_id = alert_id or previous["alert_id"]
+            command = self._throttle(state, finding, episode, action, step, ts, alert_id)
             if command is not None:
                 out.append(command)
             if previous is not None:
@@ -212,7 +213,9 @@ class Policy:
         return alert
 
     def _throttle(self, state: PolicyState, finding: Finding, episode: Episode, action: str,
-                  step: int, ts: int, alert: dict[str, Any] | None) -> Output | None:
+                  step: int, ts: int, alert_id: str | None) -> Output | None:
+        """The command for this step, if one is due; ``alert_id``: the alert it answers
+        (default: the one its episode's throttle already names)."""
         current = episode.throttle
         active = current is not None and current["expires_at"] > ts
         if active:
@@ -235,7 +238,7 @@ class Policy:
                 return None
         else:
             state.strikes[scope_key] = strikes + 1
-        alert_id = alert["alert_id"] if alert else (current or {}).get("alert_id")
+        alert_id = alert_id or (current or {}).get("alert_id")
         command: dict[str, Any] = {
             "command_id": "cmd-" + _digest(scope_key, command_action, step, alert_id),
             "ts": ts,
