@@ -361,7 +361,14 @@ class FamilyProcessor:
             # While any threat is open on this entity, none of its scopes learn:
             # the attack may be showing in a scope that raised nothing itself.
             under_attack = any(e.kind != ANOMALY for e in entity.policy.episodes.values())
-            scope.learn(step, flagged=finding is not None or under_attack, signals=signals)
+            # A young scope's bare anomaly (busier than the population, no threat's
+            # signature) is what it has to learn: its own level. Kept out, a busy account
+            # met in the detector's first hour stays "anomalous" against the population
+            # prior for good, and its normal traffic ends up judged as an attack.
+            learning_own_level = (finding is not None and finding.kind == ANOMALY
+                                  and scope.young(step))
+            flagged = (finding is not None and not learning_own_level) or under_attack
+            scope.learn(step, flagged=flagged, signals=signals)
         return finding
 
     def _entity_of(self, key: str, scope: ScopeState) -> tuple[str, str | None]:

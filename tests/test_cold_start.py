@@ -1,0 +1,45 @@
+"""A detector that starts on a running platform knows nobody's normal yet.
+
+A busy account met in the detector's first minutes sends far more than the
+population prior: its first hour raises bare anomalies (shown, never acted on).
+Those windows must still teach the scope its own level, or its normal stays
+"anomalous" against the prior for good and every later window is judged against
+a rate it never had.
+"""
+
+from __future__ import annotations
+
+import random
+
+from detector.pipeline import Detector
+
+T0 = 1_772_400_000_000
+MINUTE = 60_000
+PER_MINUTE = 25
+
+
+def _shop(rng: random.Random, minutes: int) -> list[dict]:
+    """Order confirmations to scattered UK mobiles, each delivered."""
+    out = []
+    for n in range(minutes * PER_MINUTE):
+        ts = T0 + n * MINUTE // PER_MINUTE + rng.randrange(MINUTE // PER_MINUTE)
+        number = f"+447400{rng.randrange(1_000_000):06d}"
+        out.append({"topic": "sms.send", "value": {
+            "message_id": f"m{n}", "ts": ts, "account_id": "shop", "destination": number,
+            "category": "transactional", "body": f"Order {n} confirmed", "price": 0.04,
+            "api_key_id": "key_shop", "source_ip": "10.0.0.9", "route": "gb-main"}})
+        out.append({"topic": "sms.dlr", "value": {
+            "message_id": f"m{n}", "ts": ts + 3_000, "account_id": "shop",
+            "destination": number, "status": "delivered", "route": "gb-main"}})
+    return out
+
+
+def test_a_busy_account_met_at_start_learns_its_own_level() -> None:
+    det = Detector()
+    for rec in sorted(_shop(random.Random(3), 120), key=lambda r: r["value"]["ts"]):
+        det.process(rec["topic"], rec["value"])
+    assert det.counters["accepted:sms.send"] == 120 * PER_MINUTE  # every record was judged
+    scope = det.families["account"].entities["shop"].scopes["account:shop"]
+    per_minute = scope.rate.expected(T0 + 120 * MINUTE, scope.steps_per_min)
+    # The population prior is 2 a minute; the shop's own level is 25.
+    assert per_minute > PER_MINUTE / 2
