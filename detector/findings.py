@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.scopes import ScopeState, Signal
+from detector.scopes import SENDS, W1, W60, ScopeState, Signal
 
 PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
     "sms_pumping", "account_takeover", "spam_burst", "sms_bombing",
@@ -36,6 +36,10 @@ PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
 )
 THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
 DOMINANT_SHARE = 0.6
+# A young scope bursts when its last minute carries this many times its own average
+# minute so far, measured once it has this many minutes of life (see _bursting).
+BURST_RATIO = 3.0
+BURST_BASE_MINUTES = 3.0
 
 
 @dataclass(slots=True)
@@ -137,7 +141,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return None
     if kind in ("account", "api_key"):
         url, dup = get("url"), get("dup_body")
-        fresh = get("new_destination") >= t / 2 or state.young(step)
+        fresh = get("new_destination") >= t / 2 or (state.young(step)
+                                                     and _bursting(state, step))
         if url >= t / 2 and dup >= t / 2 and fresh and url + dup >= t:
             score = vol + url + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
@@ -148,6 +153,22 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
     return None
+
+
+def _bursting(state: ScopeState, step: int) -> bool:
+    """Is a young scope's last minute far busier than its own life so far?
+
+    In a scope's first hour every recipient is new, so "to recipients the account
+    never had" cannot tell a lure from a campaign. A burst against the scope's own
+    level can: a shop that was already texting its list when the detector started
+    sends steadily; an account whose lures start mid-life jumps.
+    """
+    spm = state.steps_per_min
+    alive_min = (step - (state.first_step if state.first_step is not None else step) + 1) / spm
+    if alive_min < BURST_BASE_MINUTES:
+        return True  # no level of its own yet: judged as before, against the population
+    level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
+    return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
 
 
 def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],

@@ -43,3 +43,37 @@ def test_a_busy_account_met_at_start_learns_its_own_level() -> None:
     per_minute = scope.rate.expected(T0 + 120 * MINUTE, scope.steps_per_min)
     # The population prior is 2 a minute; the shop's own level is 25.
     assert per_minute > PER_MINUTE / 2
+
+
+BODY = "Spring sale: 20% off everything today only https://shop.example/s/"
+
+
+def _campaigns(rng: random.Random, minutes: int) -> list[dict]:
+    """A shop texting its subscribers all day: links, one campaign body, steady pace."""
+    subscribers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 3_000)]
+    out = []
+    for n in range(minutes * PER_MINUTE):
+        ts = T0 + n * MINUTE // PER_MINUTE + rng.randrange(MINUTE // PER_MINUTE)
+        number = subscribers[n % len(subscribers)]
+        out.append({"topic": "sms.send", "value": {
+            "message_id": f"m{n}", "ts": ts, "account_id": "shop", "destination": number,
+            "category": "marketing", "body": BODY + f"{n % 7}", "price": 0.04,
+            "api_key_id": "key_shop", "source_ip": "10.0.0.9", "route": "gb-main"}})
+        out.append({"topic": "sms.dlr", "value": {
+            "message_id": f"m{n}", "ts": ts + 3_000, "account_id": "shop",
+            "destination": number, "status": "delivered", "route": "gb-main"}})
+    return out
+
+
+def test_a_steady_marketing_account_met_at_start_is_not_taken_for_spam() -> None:
+    """Links and repeated bodies are a shop's normal; with no recipient history yet, only
+    a burst against the scope's own pace says "lures" (its first minutes aside)."""
+    det = Detector()
+    late_spam = []
+    for rec in sorted(_campaigns(random.Random(5), 150), key=lambda r: r["value"]["ts"]):
+        for out in det.process(rec["topic"], rec["value"]):
+            if (out.topic == "sms.alerts" and out.value["kind"] == "spam_burst"
+                    and out.value["ts"] >= T0 + 5 * MINUTE):
+                late_spam.append(out.value)
+    assert det.counters["accepted:sms.send"] == 150 * PER_MINUTE
+    assert late_spam == []
