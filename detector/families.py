@@ -147,13 +147,23 @@ class FamilyProcessor:
             return None if isinstance(event, DlrEvent) else event.destination
         return getattr(event, "route", None)
 
+    def advance(self, ts: int) -> list[Output]:
+        """Move the stream clock to ``ts``; returns what quiet keys' steps raise on the way.
+
+        ``process`` calls it for every record. A stream processor calls it alone for
+        a record whose key's restored state already holds it: the record still moved
+        the clock the first time round.
+        """
+        if ts <= self.clock:
+            return []
+        self.clock = ts
+        steps = self._due_steps
+        if steps and ts >= (steps[0] + 1) * self.step_ms + self.quiet_ms:
+            return self._close_quiet()
+        return []
+
     def process(self, event: Event) -> list[Output]:
-        out: list[Output] = []
-        if event.ts > self.clock:
-            self.clock = event.ts
-            steps = self._due_steps
-            if steps and event.ts >= (steps[0] + 1) * self.step_ms + self.quiet_ms:
-                out = self._close_quiet()
+        out = self.advance(event.ts)
         key = self.key_of(event)
         if key is None:
             return out
@@ -268,7 +278,11 @@ class FamilyProcessor:
         return out
 
     def sweep(self, now_ts: int) -> int:
-        """Forget entities idle for longer than their time to live; returns how many."""
+        """Forget entities idle for longer than their time to live, and numbers whose
+        held records are too old to count; returns how many keys went.
+
+        Forgotten keys count as changed (``dirty_keys``): a checkpoint deletes them.
+        """
         stale = [k for k, e in self.entities.items() if now_ts - e.watermark > self.ttl_ms]
         for key in stale:
             del self.entities[key]
@@ -276,6 +290,8 @@ class FamilyProcessor:
                 if now_ts - w[-1].ts >= PROMOTE_WINDOW_MS]
         for key in idle:
             del self.candidates[key]
+        self._dirty.update(stale)
+        self._dirty.update(idle)
         return len(stale) + len(idle)
 
     def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
@@ -392,6 +408,10 @@ class FamilyProcessor:
                 self._open_step(key, state, step)  # back in the quiet close's index
         elif state:
             self.candidates[key] = state
+
+    def holds(self, key: str) -> bool:
+        """Is there state for ``key``: a tracked entity, or a number's held records?"""
+        return key in self.entities or key in self.candidates
 
     def dirty_keys(self) -> set[str]:
         return set(self._dirty)

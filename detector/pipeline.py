@@ -69,6 +69,7 @@ class Detector:
         if event.ts >= self._next_sweep:
             for processor in self._processors:
                 processor.sweep(event.ts)
+                processor.mark_clean()  # nothing checkpoints here: keep no list of changes
             self._next_sweep = event.ts + SWEEP_EVERY_MS
         self._count(out)
         return out

@@ -38,7 +38,6 @@ import orjson
 from faust.streams import _current_event, current_event
 
 from detector.config import Config
-from detector.pipeline import SWEEP_EVERY_MS
 from streams.ordering import EventMerger
 from streams.state import CheckpointedState, PartitionScope
 from streams.topics import INPUT_ROLES, TopicLayout
@@ -231,18 +230,6 @@ class SmsguardWorker:
                     self.family_mergers.pop((family, tp.partition), None)
             self.pending.pop((tp.topic, tp.partition), None)
 
-    # -- the core, called by the agents --------------------------------------
-    def _process(self, scope: PartitionScope, event: Any) -> list[Any]:
-        """The core's decision for one event; idle entities are swept now and then."""
-        scope.finished = False
-        outputs = scope.processor.process(event)
-        if event.ts >= scope.next_sweep:  # every SWEEP_EVERY_MS of event time, as replay
-            scope.next_sweep = event.ts + SWEEP_EVERY_MS
-            before = set(scope.processor.entities)
-            scope.processor.sweep(event.ts)
-            scope.expired |= before - set(scope.processor.entities)
-        return outputs
-
     async def send_outputs(self, outputs: list[Any]) -> None:
         for out in outputs:
             await self.produce(self.output_names[out.topic], str(out.key).encode(),
@@ -397,7 +384,7 @@ class SmsguardWorker:
         routes = self.pipeline.family_keys(parsed, self.prefix_depth)
         for index, (family, key) in enumerate(routes):
             if family == "account":
-                outputs.extend(self._process(scope, parsed))
+                outputs.extend(scope.apply(parsed, origin, offset))
                 continue
             if data is None:
                 data = parsed.to_dict()
@@ -462,7 +449,7 @@ class SmsguardWorker:
             source = item["s"]
             if not scope.already_applied(source, item["n"]):
                 parsed = self.pipeline_event(item["e"])
-                await self.send_outputs(self._process(scope, parsed))
+                await self.send_outputs(scope.apply(parsed, source, item["n"]))
                 scope.applied_now(source, item["n"])
                 self.counters[f"applied:{scope.family}"] += 1
             left[0] -= 1

@@ -5,23 +5,33 @@ Layout: one Faust table per scope family (``account``, ``prefix``, ...), backed
 by a changelog topic (RocksDB on disk in the worker, memory in unit tests).
 Each partition of a family has its own :class:`FamilyProcessor` (a partition is
 the unit Kafka moves between workers). Table keys are ``"<partition>|<entity>"``
-→ ``export_state(entity)`` bytes, plus one marker per partition,
-``"<partition>|\\x00applied"`` → the last input offset applied per origin
-(``"topic:partition"``).
+→ the checkpoint's generation (4 bytes) and ``export_state(entity)``, plus two
+markers per partition: ``"<partition>|\\x00applied"`` → the generation, the last
+input offset applied per origin (``"topic:partition"``) and the stream clock of the
+last complete checkpoint, and ``"<partition>|\\x00pending"`` → the generation and
+offsets of the checkpoint being written.
 
-Why the marker: Faust commits input offsets on its own schedule, while the
+Why the markers: Faust commits input offsets on its own schedule, while the
 state is checkpointed every few seconds. The input agents therefore ack records
 only after a checkpoint that covers them (so the committed offset never runs
 ahead of the stored state: nothing is lost), and after a restart they skip
 records the restored state already contains (offset <= marker: nothing is
 counted twice). Checkpoint writes for one partition go to one changelog
 partition in order, marker last, so a visible marker implies the state before it.
+
+The converse does not hold: a worker killed in the middle of a checkpoint leaves
+some entities newer than the marker, and replaying the records after the marker
+would count those records twice in them. Hence the pending marker, written first:
+an entity stamped with a generation past the marker's holds everything up to the
+pending offsets, and the records up to there skip it (but still move the stream
+clock and reach the other entities).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -30,19 +40,28 @@ from typing import Any, Protocol
 
 import orjson
 
+from detector.pipeline import SWEEP_EVERY_MS
+
 log = logging.getLogger("smsguard.worker")
 
 MARKER = "\x00applied"
+PENDING = "\x00pending"
+GENERATION = struct.Struct(">I")  # prefix of every entity value: the checkpoint that wrote it
 
 
 class Processor(Protocol):
     """What the worker needs of the core's ``FamilyProcessor``."""
 
     entities: dict[str, Any]
+    clock: int
 
+    def key_of(self, event: Any) -> str | None: ...
+    def advance(self, ts: int) -> list[Any]: ...
     def process(self, event: Any) -> list[Any]: ...
+    def sweep(self, now_ts: int) -> int: ...
     def export_state(self, key: str) -> bytes: ...
     def import_state(self, key: str, blob: bytes) -> None: ...
+    def holds(self, key: str) -> bool: ...
     def dirty_keys(self) -> set[str]: ...
     def mark_clean(self) -> None: ...
     def state_size(self) -> int: ...
@@ -59,12 +78,20 @@ class PartitionScope:
     restored_keys: int = 0
     restored_warm: int = 0  # restored entities that have closed steps (a history)
     unflushed: int = 0  # records applied since the last checkpoint
-    next_sweep: int = 0  # event time of the next sweep of expired entities
+    next_sweep: int = 0  # event time of the next sweep of idle entities
     finished: bool = False  # every open step closed by an idle close, nothing new since
-    expired: set[str] = field(default_factory=set)  # swept entities, deleted at checkpoint
     touched: set[str] = field(default_factory=set)  # changed outside process() (idle close)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_checkpoint: float = field(default_factory=time.monotonic)
+
+    generation: int = 0  # of the last checkpoint written (or restored)
+    # Checkpoints interrupted since the last complete one: generation -> its offsets.
+    # Carried in the next pending marker until a checkpoint completes, as entities
+    # they wrote may still be in the table (a worker may die twice in a row).
+    unfinished: dict[int, dict[str, int]] = field(default_factory=dict)
+    # Entities restored from an interrupted checkpoint: they hold every record up to
+    # their checkpoint's offsets, which must not reach them again.
+    ahead: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def already_applied(self, origin: str, offset: int) -> bool:
         return offset <= self.applied.get(origin, -1)
@@ -72,6 +99,27 @@ class PartitionScope:
     def applied_now(self, origin: str, offset: int) -> None:
         self.applied[origin] = max(offset, self.applied.get(origin, -1))
         self.unflushed += 1
+
+    def apply(self, event: Any, origin: str, offset: int) -> list[Any]:
+        """The core's decision for one record of this partition (``offset`` in ``origin``).
+
+        Idle entities are swept every ``SWEEP_EVERY_MS`` of event time, as in replay.
+        """
+        self.finished = False
+        ahead = self.ahead.get(self.processor.key_of(event)) if self.ahead else None
+        if ahead is not None and offset <= ahead.get(origin, -1):
+            outputs = self.processor.advance(event.ts)  # its entity has it already
+        else:
+            outputs = self.processor.process(event)
+        if event.ts >= self.next_sweep:
+            self.next_sweep = event.ts + SWEEP_EVERY_MS
+            self.processor.sweep(event.ts)  # what it forgets is deleted at the next checkpoint
+        return outputs
+
+    def caught_up_with_ahead(self) -> bool:
+        """Has the stream passed every record an interrupted checkpoint's entities hold?"""
+        return all(offset <= self.applied.get(origin, -1)
+                   for through in self.ahead.values() for origin, offset in through.items())
 
 
 def table_key(partition: int, entity: str) -> str:
@@ -114,24 +162,39 @@ class CheckpointedState:
     def _restore(self, family: str, partition: int) -> PartitionScope:
         scope = PartitionScope(family, partition, self.make_processor(family))
         head = f"{partition}|"
+        blobs: dict[str, bytes] = {}
+        markers: dict[str, dict[str, Any]] = {}
         for raw_key, blob in list(self.tables[family].items()):
             key = _text(raw_key)
             if not key.startswith(head) or blob is None:
                 continue
             entity = key[len(head):]
-            if entity == MARKER:
-                scope.applied = {str(k): int(v) for k, v in orjson.loads(blob).items()}
+            if entity in (MARKER, PENDING):
+                markers[entity] = orjson.loads(blob)
             else:
-                scope.processor.import_state(entity, zlib.decompress(bytes(blob)))
-                scope.restored_keys += 1
+                blobs[entity] = bytes(blob)
+        done = markers.get(MARKER, {"g": 0, "a": {}, "c": 0})
+        pending = markers.get(PENDING, done)
+        scope.generation = max(done["g"], pending["g"])
+        scope.applied = {str(k): int(v) for k, v in done["a"].items()}
+        scope.processor.clock = max(scope.processor.clock, int(done.get("c", 0)))
+        if pending["g"] > done["g"]:
+            scope.unfinished = {int(g): offsets for g, offsets in pending.get("t", {}).items()}
+            scope.unfinished[pending["g"]] = pending["a"]
+        for entity, blob in blobs.items():
+            (generation,) = GENERATION.unpack_from(blob)
+            scope.processor.import_state(entity, zlib.decompress(blob[GENERATION.size:]))
+            scope.restored_keys += 1
+            if generation > done["g"]:
+                scope.ahead[entity] = scope.unfinished[generation]
         scope.processor.mark_clean()
         if scope.restored_keys:
             warm = sum(1 for e in scope.processor.entities.values()
                        if getattr(e, "closed_through", None) is not None)
             scope.restored_warm = warm
             log.info("smsguard restored %s partition %d: %d entities, %d with history, "
-                     "applied offsets %s", family, partition, scope.restored_keys, warm,
-                     scope.applied)
+                     "%d ahead of the marker, applied offsets %s", family, partition,
+                     scope.restored_keys, warm, len(scope.ahead), scope.applied)
         return scope
 
     def due(self, scope: PartitionScope) -> bool:
@@ -141,29 +204,40 @@ class CheckpointedState:
         )
 
     def checkpoint(self, scope: PartitionScope) -> int:
-        """Write the dirty entities and then the marker; returns entities written.
+        """Write the pending marker, the dirty entities, then the marker; returns
+        entities written.
 
         Call from an agent while it handles an event of ``scope.partition``, after
         the outputs of the covered records were flushed to Kafka.
         """
         table = self.tables[scope.family]
+        generation = scope.generation + 1
+        offsets = dict(scope.applied)
+        table[table_key(scope.partition, PENDING)] = orjson.dumps(
+            {"g": generation, "a": offsets, "t": scope.unfinished},
+            option=orjson.OPT_NON_STR_KEYS)
         written = 0
-        dirty = scope.processor.dirty_keys() | scope.touched | scope.expired
+        dirty = scope.processor.dirty_keys() | scope.touched
+        stamp = GENERATION.pack(generation)
         for entity in sorted(dirty):
             key = table_key(scope.partition, entity)
             blob = (scope.processor.export_state(entity)
-                    if entity in scope.processor.entities else None)
+                    if scope.processor.holds(entity) else None)
             if blob:
                 # zlib level 1: a model's pickled floats shrink ~5x for about the cost
                 # of the pickling itself; the changelog and the restore move less.
-                table[key] = zlib.compress(blob, 1)
+                table[key] = stamp + zlib.compress(blob, 1)
             elif key in table:
-                del table[key]  # the entity expired from the core's state
+                del table[key]  # the entity expired from (or never entered) the core's state
             written += 1
         scope.processor.mark_clean()
         scope.touched.clear()
-        scope.expired.clear()
-        table[table_key(scope.partition, MARKER)] = orjson.dumps(scope.applied)
+        table[table_key(scope.partition, MARKER)] = orjson.dumps(
+            {"g": generation, "a": offsets, "c": scope.processor.clock})
+        scope.generation = generation
+        scope.unfinished = {}
+        if scope.ahead and scope.caught_up_with_ahead():
+            scope.ahead.clear()
         scope.unflushed = 0
         scope.last_checkpoint = time.monotonic()
         return written

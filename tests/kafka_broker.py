@@ -269,10 +269,11 @@ def restored(worker: WorkerProcess) -> list[dict]:
     import re
 
     pattern = (r"smsguard restored (\w+) partition (\d+): (\d+) entities, (\d+) with history, "
-               r"applied offsets (\{.*?\})")
+               r"(\d+) ahead of the marker, applied offsets (\{.*?\})")
     return [
         {"family": m.group(1), "partition": int(m.group(2)), "entities": int(m.group(3)),
-         "warm": int(m.group(4)), "applied": ast.literal_eval(m.group(5))}
+         "warm": int(m.group(4)), "ahead": int(m.group(5)),
+         "applied": ast.literal_eval(m.group(6))}
         for m in re.finditer(pattern, worker.log())
     ]
 
