@@ -94,6 +94,28 @@ def _result(report, incident_id):
     return next(r for r in report.incidents if r.incident_id == incident_id)
 
 
+def test_delay_also_counts_from_the_first_attack_message(scene):
+    """A label may start before its first message (a slow ramp's first send can come
+    minutes later): the report gives both delays, and only the first can exceed what
+    the traffic allowed."""
+    tmp, inp, lab, start = scene
+    labels = [json.loads(line) for line in lab.read_text().splitlines()]
+    labels[0]["start_ts"] = start - 30_000
+    lab = _write(tmp / "early.labels.jsonl", labels)
+    out = _write(tmp / "out.jsonl", [
+        _alert(start + 2_500, "sms_pumping", "account", ATTACK_ACCOUNT, ATTACK_ACCOUNT),
+        _alert(start + 5_000, "delivery_degradation", "route", "r9")])
+    report = evaluate(inp, lab, out)
+    pump = _result(report, "inc_pump")
+    assert pump.delay_s == 32.5 and pump.delay_from_first_s == 2.5
+    assert pump.first_attack_ts == start
+    route = _result(report, "inc_route")  # no messages of its own: counted from its start
+    assert route.first_attack_ts is None and route.delay_from_first_s == route.delay_s == 5.0
+    summary = report.to_dict()["summary"]
+    assert summary["max_delay_s"] == 32.5 and summary["max_delay_from_first_s"] == 5.0
+    assert "first attack message: max 5s" in report.format_table()
+
+
 def test_detection_delay_and_wrong_kind(scene):
     tmp, inp, lab, start = scene
     out = _write(tmp / "out.jsonl", [

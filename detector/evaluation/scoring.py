@@ -121,6 +121,10 @@ def evaluate(
         attack = res is not None and not benign
         if attack:
             res.attack_sends += 1
+            if res.first_attack_ts is None or ts < res.first_attack_ts:
+                res.first_attack_ts = ts
+                if incident_id in detected_at:
+                    res.delay_from_first_s = max(0.0, (detected_at[incident_id] - ts) / 1000.0)
             res.money_at_risk += price
             after = incident_id in detected_at and ts >= detected_at[incident_id]
             if after:
@@ -164,6 +168,10 @@ def evaluate(
         if c.stopped_attack == 0 and c.stopped_legit > 0
     ]
     ordered = [results[lab["incident_id"]] for lab in labels]
+    for res in ordered:
+        if res.detected and res.first_attack_ts is None:
+            # No messages of its own (a route going dark): its start is the first sign.
+            res.delay_from_first_s = res.delay_s
     return EvaluationReport(
         incidents=ordered,
         false_alerts=sorted(false_groups.values(), key=lambda a: (a.first_ts, a.entity_id)),

@@ -111,6 +111,9 @@ def detection_figures(args: argparse.Namespace, config, workdir: Path) -> dict:
         "missed": [r.incident_id for r in report.malicious if not r.detected],
         "median_delay_s": med,
         "max_delay_s": mx,
+        # The goal counts from each label's start; this counts from its first attack
+        # message, which is as early as any detector can see it.
+        "max_delay_from_first_s": max(report.delays_from_first, default=None),
         "benign_throttled": report.benign_throttled,
         "pumping_stopped_share": pump,
         "false_alert_groups": len(report.false_alerts),
@@ -213,7 +216,8 @@ def _print_detection(d: dict) -> None:
           + ("" if d["all_detected"] else f" (missed: {', '.join(d['missed'])})"))
     print(f"detection delay: median {fmt(d['median_delay_s'])} (goal <= 60s: "
           f"{'met' if g['median_delay'] else 'NOT met'}), max {fmt(d['max_delay_s'])} "
-          f"(goal <= 300s: {'met' if g['max_delay'] else 'NOT met'})")
+          f"(goal <= 300s: {'met' if g['max_delay'] else 'NOT met'}); max from each "
+          f"incident's first attack message {fmt(d.get('max_delay_from_first_s'))}")
     print("benign surges throttled: "
           + (", ".join(d["benign_throttled"]) if d["benign_throttled"] else "none"))
     share = d["pumping_stopped_share"]
