@@ -87,6 +87,12 @@ class StepBuffer:
                 _bump(self.ips, ev.source_ip)
 
     def add_dlr(self, ev: DlrEvent) -> None:
+        if ev.status == "expired":
+            # A message that outlived its validity period (hours, on many networks):
+            # a verdict on a send that old, not on the route or its sender now. Counted
+            # here, a route that carried a burst an hour ago and little since would
+            # read as failing on nothing but late expiries.
+            return
         v = self.values
         v[DLRS] += 1
         if ev.status == "delivered":

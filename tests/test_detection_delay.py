@@ -155,6 +155,28 @@ def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
 
 
+def test_late_expiry_reports_after_a_burst_are_no_route_fault() -> None:
+    """A route carries a busy hour (85% delivered within seconds), then falls silent.
+    The 15% of its messages that outlived their validity come back as ``expired``
+    reports 15 to 60 minutes later, into a route with no traffic left: verdicts on
+    sends that old say nothing about the route now."""
+    rng = random.Random(5)
+    records: list[dict] = []
+    for n in range(600):  # ten sends a minute for an hour
+        ts = T0 + n * 6_000 + rng.randrange(6_000)
+        number = f"+37529458{rng.randrange(10_000):04d}"
+        mid = f"b-{n}"
+        records.append(_send(ts, mid, "acct_by", number, 0.3, "by-a1", "transactional"))
+        if rng.random() < 0.85:
+            records.append(_dlr(ts + 4_000, mid, "acct_by", number, route="by-a1"))
+        else:
+            late = rng.randrange(15 * MINUTE, 60 * MINUTE)
+            records.append(_dlr(ts + late, mid, "acct_by", number, "expired",
+                                rng.choice(("30003", "30005", "30006")), "by-a1"))
+    alerts = _run(records)
+    assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
+
+
 def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     # x, x+1, x+3 in three steps: two of the three numbers landed next to an earlier
     # one, and the first could not have; the order-free count says 2 joins of 2.
