@@ -134,6 +134,7 @@ class FamilyProcessor:
         # close walks (steps in a heap, so the next deadline is one look away).
         self.quiet_ms = max(d.quiet_close_s, d.lateness_s) * 1000
         self.clock = 0
+        self.started_ms: int | None = None  # event time of the first record seen
         self._due: dict[int, set[str]] = {}
         self._due_steps: list[int] = []
 
@@ -156,6 +157,8 @@ class FamilyProcessor:
         """
         if ts <= self.clock:
             return []
+        if self.started_ms is None:
+            self.started_ms = ts
         self.clock = ts
         steps = self._due_steps
         if steps and ts >= (steps[0] + 1) * self.step_ms + self.quiet_ms:
@@ -371,7 +374,7 @@ class FamilyProcessor:
                       holding=holding,
                       hold_threshold=threshold * self.config.policy.clear_ratio,
                       prefix_depth=self.prefix_depth, account_id=account_id,
-                      entity_id=entity_id)
+                      entity_id=entity_id, started_ms=self.started_ms)
         finding = judge(scope, signals, step, ctx)
         if finding is not None or scope.learn_due(step):
             # While any threat is open on this entity, none of its scopes learn:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.scopes import SENDS, W1, W60, ScopeState, Signal
+from detector.scopes import MINUTE_MS, SENDS, W1, W60, ScopeState, Signal
 
 PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
     "sms_pumping", "account_takeover", "spam_burst", "sms_bombing",
@@ -40,6 +40,10 @@ DOMINANT_SHARE = 0.6
 # minute so far, measured once it has this many minutes of life (see _bursting).
 BURST_RATIO = 3.0
 BURST_BASE_MINUTES = 3.0
+# A scope first met this soon after the detector's first record may well be older than
+# the detector: a shop already texting its list when the detector started. Its age is
+# unknown, so its first minutes are not taken for the start of a burst.
+STARTUP_MINUTES = BURST_BASE_MINUTES
 
 
 @dataclass(slots=True)
@@ -69,6 +73,9 @@ class Context:
     prefix_depth: int
     account_id: str | None  # the account the scope belongs to, if any
     entity_id: str  # what the alert names (account id, key id, prefix, number, route)
+    # Event time of the first record the detector saw (None before any): a scope met
+    # in the detector's first minutes is of unknown age, not new.
+    started_ms: int | None = None
 
 
 def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
@@ -142,7 +149,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     if kind in ("account", "api_key"):
         url, dup = get("url"), get("dup_body")
         fresh = get("new_destination") >= t / 2 or (state.young(step)
-                                                     and _bursting(state, step))
+                                                     and _bursting(state, step, ctx))
         if url >= t / 2 and dup >= t / 2 and fresh and url + dup >= t:
             score = vol + url + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
@@ -155,7 +162,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     return None
 
 
-def _bursting(state: ScopeState, step: int) -> bool:
+def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
     """Is a young scope's last minute far busier than its own life so far?
 
     In a scope's first hour every recipient is new, so "to recipients the account
@@ -164,11 +171,20 @@ def _bursting(state: ScopeState, step: int) -> bool:
     sends steadily; an account whose lures start mid-life jumps.
     """
     spm = state.steps_per_min
-    alive_min = (step - (state.first_step if state.first_step is not None else step) + 1) / spm
+    first = state.first_step if state.first_step is not None else step
+    alive_min = (step - first + 1) / spm
     if alive_min < BURST_BASE_MINUTES:
-        return True  # no level of its own yet: judged as before, against the population
+        # No level of its own yet. A scope that appeared mid-stream is new: judged
+        # against the population. One met as the detector started is not known to be.
+        return not _met_at_startup(state, first, ctx)
     level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
+
+
+def _met_at_startup(state: ScopeState, first_step: int, ctx: Context) -> bool:
+    if ctx.started_ms is None:
+        return False
+    return first_step * state.step_ms < ctx.started_ms + STARTUP_MINUTES * MINUTE_MS
 
 
 def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],

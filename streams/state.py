@@ -7,8 +7,8 @@ Each partition of a family has its own :class:`FamilyProcessor` (a partition is
 the unit Kafka moves between workers). Table keys are ``"<partition>|<entity>"``
 → the checkpoint's generation (4 bytes) and ``export_state(entity)``, plus two
 markers per partition: ``"<partition>|\\x00applied"`` → the generation, the last
-input offset applied per origin (``"topic:partition"``) and the stream clock of the
-last complete checkpoint, and ``"<partition>|\\x00pending"`` → the generation and
+input offset applied per origin (``"topic:partition"``), the stream clock and the
+event time the partition's processing began, as of the last complete checkpoint, and ``"<partition>|\\x00pending"`` → the generation and
 offsets of the checkpoint being written.
 
 Why the markers: Faust commits input offsets on its own schedule, while the
@@ -54,6 +54,7 @@ class Processor(Protocol):
 
     entities: dict[str, Any]
     clock: int
+    started_ms: int | None
 
     def key_of(self, event: Any) -> str | None: ...
     def advance(self, ts: int) -> list[Any]: ...
@@ -178,6 +179,8 @@ class CheckpointedState:
         scope.generation = max(done["g"], pending["g"])
         scope.applied = {str(k): int(v) for k, v in done["a"].items()}
         scope.processor.clock = max(scope.processor.clock, int(done.get("c", 0)))
+        if done.get("s") is not None:  # when this partition's processing began
+            scope.processor.started_ms = int(done["s"])
         if pending["g"] > done["g"]:
             scope.unfinished = {int(g): offsets for g, offsets in pending.get("t", {}).items()}
             scope.unfinished[pending["g"]] = pending["a"]
@@ -233,7 +236,8 @@ class CheckpointedState:
         scope.processor.mark_clean()
         scope.touched.clear()
         table[table_key(scope.partition, MARKER)] = orjson.dumps(
-            {"g": generation, "a": offsets, "c": scope.processor.clock})
+            {"g": generation, "a": offsets, "c": scope.processor.clock,
+             "s": scope.processor.started_ms})
         scope.generation = generation
         scope.unfinished = {}
         if scope.ahead and scope.caught_up_with_ahead():

@@ -21,18 +21,21 @@ PER_MINUTE = 25
 
 
 def _shop(rng: random.Random, minutes: int, destination: Callable[[int], str],
-          category: str, body: Callable[[int], str]) -> list[dict]:
-    """A shop sending ``PER_MINUTE`` messages a minute, each delivered three seconds later."""
+          category: str, body: Callable[[int], str], account: str = "shop",
+          start: int = T0) -> list[dict]:
+    """A shop sending ``PER_MINUTE`` messages a minute from ``start``, each delivered
+    three seconds later."""
     out = []
     for n in range(minutes * PER_MINUTE):
-        ts = T0 + n * MINUTE // PER_MINUTE + rng.randrange(MINUTE // PER_MINUTE)
+        ts = start + n * MINUTE // PER_MINUTE + rng.randrange(MINUTE // PER_MINUTE)
         number = destination(n)
+        mid = f"{account}-{n}"
         out.append({"topic": "sms.send", "value": {
-            "message_id": f"m{n}", "ts": ts, "account_id": "shop", "destination": number,
+            "message_id": mid, "ts": ts, "account_id": account, "destination": number,
             "category": category, "body": body(n), "price": 0.04,
-            "api_key_id": "key_shop", "source_ip": "10.0.0.9", "route": "gb-main"}})
+            "api_key_id": f"key_{account}", "source_ip": "10.0.0.9", "route": "gb-main"}})
         out.append({"topic": "sms.dlr", "value": {
-            "message_id": f"m{n}", "ts": ts + 3_000, "account_id": "shop",
+            "message_id": mid, "ts": ts + 3_000, "account_id": account,
             "destination": number, "status": "delivered", "route": "gb-main"}})
     return out
 
@@ -64,15 +67,33 @@ def _campaigns(rng: random.Random, minutes: int) -> list[dict]:
                  "marketing", lambda n: BODY + f"{n % 7}")
 
 
+def _alerts(records: list[dict]) -> list[dict]:
+    det = Detector()
+    alerts = []
+    for rec in sorted(records, key=lambda r: r["value"]["ts"]):
+        alerts += [o.value for o in det.process(rec["topic"], rec["value"])
+                   if o.topic == "sms.alerts"]
+    assert det.counters["accepted:sms.send"] == sum(r["topic"] == "sms.send" for r in records)
+    return alerts
+
+
 def test_a_steady_marketing_account_met_at_start_is_not_taken_for_spam() -> None:
     """Links and repeated bodies are a shop's normal; with no recipient history yet, only
-    a burst against the scope's own pace says "lures" (its first minutes aside)."""
-    det = Detector()
-    late_spam = []
-    for rec in sorted(_campaigns(random.Random(5), 150), key=lambda r: r["value"]["ts"]):
-        for out in det.process(rec["topic"], rec["value"]):
-            if (out.topic == "sms.alerts" and out.value["kind"] == "spam_burst"
-                    and out.value["ts"] >= T0 + 5 * MINUTE):
-                late_spam.append(out.value)
-    assert det.counters["accepted:sms.send"] == 150 * PER_MINUTE
-    assert late_spam == []
+    a burst against the scope's own pace says "lures". In its first minutes the scope has
+    no pace of its own, and met as the detector starts it is not known to be new."""
+    alerts = _alerts(_campaigns(random.Random(5), 150))
+    assert [a for a in alerts if a["kind"] == "spam_burst"] == []
+
+
+def test_lures_from_an_account_that_appears_mid_stream_are_spam_at_once() -> None:
+    """An account first seen half an hour after the detector started is new: its first
+    minute of links and one body to numbers nobody texted is judged as a burst."""
+    rng = random.Random(7)
+    records = _confirmations(rng, 40)
+    start = T0 + 30 * MINUTE
+    records += _shop(rng, 5, lambda n: f"+447400{rng.randrange(1_000_000):06d}", "marketing",
+                     lambda n: f"Your parcel is held, pay the fee: https://bit.ly/p{n % 3}",
+                     account="lures", start=start)
+    found = [a for a in _alerts(records) if a["kind"] == "spam_burst"
+             and a.get("account_id") == "lures"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
