@@ -8,8 +8,9 @@ the unit Kafka moves between workers). Table keys are ``"<partition>|<entity>"``
 → the checkpoint's generation (4 bytes) and ``export_state(entity)``, plus two
 markers per partition: ``"<partition>|\\x00applied"`` → the generation, the last
 input offset applied per origin (``"topic:partition"``), the stream clock and the
-event time the partition's processing began, as of the last complete checkpoint, and ``"<partition>|\\x00pending"`` → the generation and
-offsets of the checkpoint being written.
+event time the partition's processing began, as of the last complete checkpoint;
+``"<partition>|\\x00pending"`` → the generation and offsets of the checkpoint being
+written.
 
 Why the markers: Faust commits input offsets on its own schedule, while the
 state is checkpointed every few seconds. The input agents therefore ack records
