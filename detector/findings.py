@@ -156,6 +156,10 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                             ("volume", "url", "dup_body", "new_destination"),
                             _origin_scope(state, ctx))
     t = bar(ANOMALY)
+    if state.young(step) and _met_at_startup(state, state.first_step, ctx):
+        # Busier than the population is no news about a scope that was already running
+        # when the detector started (a busy shop), only about one that appears later.
+        return None
     if kind in ("account", "prefix") and (vol >= 2 * t or (vol >= t and get("trees") >= 0.95)):
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
@@ -181,8 +185,8 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
 
 
-def _met_at_startup(state: ScopeState, first_step: int, ctx: Context) -> bool:
-    if ctx.started_ms is None:
+def _met_at_startup(state: ScopeState, first_step: int | None, ctx: Context) -> bool:
+    if ctx.started_ms is None or first_step is None:
         return False
     return first_step * state.step_ms < ctx.started_ms + STARTUP_MINUTES * MINUTE_MS
 

@@ -85,6 +85,18 @@ def test_a_steady_marketing_account_met_at_start_is_not_taken_for_spam() -> None
     assert [a for a in alerts if a["kind"] == "spam_burst"] == []
 
 
+def test_a_busy_account_met_at_start_is_no_anomaly_but_one_that_appears_later_is() -> None:
+    """Busier than the population is news about an account that appears mid-stream; about
+    one already sending when the detector started it only says the detector is new."""
+    rng = random.Random(11)
+    records = _confirmations(rng, 40)
+    records += _shop(rng, 10, lambda n: f"+447400{rng.randrange(1_000_000):06d}",
+                     "transactional", lambda n: f"Order {n} confirmed", account="newcomer",
+                     start=T0 + 30 * MINUTE)
+    anomalous = {a["entity"]["id"] for a in _alerts(records) if a["kind"] == "anomaly"}
+    assert "shop" not in anomalous and "newcomer" in anomalous
+
+
 def test_lures_from_an_account_that_appears_mid_stream_are_spam_at_once() -> None:
     """An account first seen half an hour after the detector started is new: its first
     minute of links and one body to numbers nobody texted is judged as a burst."""
