@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from detector.config import Config
 from detector.findings import ANOMALY, Context, Finding, judge
 from detector.policy import Output, Policy, PolicyState
-from detector.records import DlrEvent, Event, SendEvent
+from detector.records import DlrEvent, Event, SendEvent, VerifyEvent
 from detector.scopes import KINDS, ScopeState
 from detector.sketches import RotatingBloom
 
@@ -41,6 +41,9 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 # tiny list, which keeps memory flat however many numbers the traffic touches.
 PROMOTE_SENDS = 3
 PROMOTE_WINDOW_MS = 600_000
+# How long after an account's last verification its OTPs still count towards
+# conversion: an hour covers an account whose users verify a few times an hour.
+VERIFICATION_FEED_MS = 3_600_000
 
 
 @dataclass(slots=True)
@@ -56,6 +59,23 @@ class FamilyEntity:
     # The scopes an event lands in, by what picks them (an account's country and API
     # key): found with one dict lookup per event instead of building three scope ids.
     routes: dict[tuple[str, str | None], list[ScopeState]] = field(default_factory=dict)
+    last_verification_ts: int | None = None  # account family: its latest verify record
+
+
+def _mark_verifiable(entity: FamilyEntity, event: Event) -> None:
+    """Note the account's verifications; tell each of its OTPs whether they count.
+
+    The verification feed is optional, and an account may check codes itself: without
+    verifications of its own in the last ``VERIFICATION_FEED_MS``, an account's OTPs
+    say nothing about conversion (they would all read as "never verified"). Runs in
+    the account family, which sees an event before any other family does, so the
+    mark travels with the event to the prefix and number it is sent to.
+    """
+    if isinstance(event, VerifyEvent):
+        entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
+    elif isinstance(event, SendEvent) and event.category == "otp":
+        last = entity.last_verification_ts
+        event.verifiable = last is not None and event.ts - last <= VERIFICATION_FEED_MS
 
 
 class SeenBeforeStep:
@@ -165,6 +185,14 @@ class FamilyProcessor:
             return self._close_quiet()
         return []
 
+    def annotate(self, event: Event) -> None:
+        """Mark ``event`` as :meth:`process` would, without counting it: for a record
+        whose key's restored state already holds it but that other families still need."""
+        if self.family == "account":
+            entity = self.entities.get(event.account_id)
+            if entity is not None:
+                _mark_verifiable(entity, event)
+
     def process(self, event: Event) -> list[Output]:
         out = self.advance(event.ts)
         key = self.key_of(event)
@@ -240,6 +268,8 @@ class FamilyProcessor:
             if self.family == "account":
                 entity.seen_destinations = RotatingBloom()
         self._dirty.add(key)
+        if self.family == "account":
+            _mark_verifiable(entity, event)
         step = event.ts // self.step_ms
         if entity.closed_through is not None and step <= entity.closed_through:
             self.counters["late_records"] += 1

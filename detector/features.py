@@ -64,7 +64,7 @@ class StepBuffer:
         v[SEGMENTS] += ev.segments
         v[MONEY] += ev.price
         destination = ev.destination
-        if ev.category == "otp":
+        if ev.category == "otp" and ev.verifiable:
             v[OTP] += 1
             otp = self.otp_numbers
             otp[destination] = otp.get(destination, 0) + 1

@@ -84,6 +84,10 @@ class SendEvent(_Record):
     body_fingerprint: int = 0
     body_length: int = 0
     role: str = SEND
+    # Set by the account's processor: does this account report OTP verifications
+    # lately? An OTP is evidence of "nobody verified it" only if verifications of
+    # that account reach the detector at all (the feed is optional).
+    verifiable: bool = True
 
 
 @dataclass(slots=True)

@@ -111,6 +111,45 @@ def test_honest_traffic_to_an_expensive_country_is_not_pumping() -> None:
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
 
 
+def test_otps_without_a_verification_feed_are_no_pumping() -> None:
+    """The verification feed is optional. A platform that does not send it (or an
+    account that checks codes itself) must not read every OTP as "never verified"."""
+    rng = random.Random(9)
+    records = []
+    for i in range(5):  # five sign-up forms, three OTPs a minute each, for two hours
+        account = f"acct_{i}"
+        for n in range(360):
+            ts = T0 + n * 20_000 + rng.randrange(20_000)
+            number, mid = f"+447400{rng.randrange(1_000_000):06d}", f"{account}-{n}"
+            records += [_send(ts, mid, account, number, HOME_PRICE),  # and no verification
+                        _dlr(ts + 4_000, mid, account, number)]
+    alerts = _run(records)
+    assert not [a for a in alerts if a["kind"] == "sms_pumping"]
+
+
+def test_an_account_s_otps_count_only_while_its_verifications_arrive() -> None:
+    from detector.config import Config
+    from detector.families import VERIFICATION_FEED_MS, FamilyProcessor
+    from detector.records import parse_record
+
+    proc = FamilyProcessor("account", Config())
+
+    def otp(ts: int) -> object:
+        return parse_record("sms.send", {"message_id": f"m{ts}", "ts": ts, "account_id": "a",
+                                         "destination": "+447400123456", "category": "otp"})
+
+    first = otp(T0)
+    proc.process(first)
+    assert not first.verifiable  # no verification from this account yet
+    proc.process(parse_record("sms.verify", {"ts": T0 + 30_000, "account_id": "a",
+                                             "destination": "+447400123456",
+                                             "verified": True}))
+    soon, late = otp(T0 + 60_000), otp(T0 + 30_000 + VERIFICATION_FEED_MS + 1)
+    proc.process(soon)
+    proc.process(late)
+    assert soon.verifiable and not late.verifiable
+
+
 def _route_traffic(rng: random.Random, minutes: int, fault_from: int | None,
                    fault_code: str) -> list[dict]:
     """A quiet route (about four sends a minute, 3% ordinary failures); from minute
