@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from hand_streams import alerts_of
+
 from detector.pipeline import Detector
 
 T0 = 1_772_400_000_000
@@ -67,21 +69,11 @@ def _campaigns(rng: random.Random, minutes: int) -> list[dict]:
                  "marketing", lambda n: BODY + f"{n % 7}")
 
 
-def _alerts(records: list[dict]) -> list[dict]:
-    det = Detector()
-    alerts = []
-    for rec in sorted(records, key=lambda r: r["value"]["ts"]):
-        alerts += [o.value for o in det.process(rec["topic"], rec["value"])
-                   if o.topic == "sms.alerts"]
-    assert det.counters["accepted:sms.send"] == sum(r["topic"] == "sms.send" for r in records)
-    return alerts
-
-
 def test_a_steady_marketing_account_met_at_start_is_not_taken_for_spam() -> None:
     """Links and repeated bodies are a shop's normal; with no recipient history yet, only
     a burst against the scope's own pace says "lures". In its first minutes the scope has
     no pace of its own, and met as the detector starts it is not known to be new."""
-    alerts = _alerts(_campaigns(random.Random(5), 150))
+    alerts = alerts_of(_campaigns(random.Random(5), 150))
     assert [a for a in alerts if a["kind"] == "spam_burst"] == []
 
 
@@ -93,7 +85,7 @@ def test_a_busy_account_met_at_start_is_no_anomaly_but_one_that_appears_later_is
     records += _shop(rng, 10, lambda n: f"+447400{rng.randrange(1_000_000):06d}",
                      "transactional", lambda n: f"Order {n} confirmed", account="newcomer",
                      start=T0 + 30 * MINUTE)
-    anomalous = {a["entity"]["id"] for a in _alerts(records) if a["kind"] == "anomaly"}
+    anomalous = {a["entity"]["id"] for a in alerts_of(records) if a["kind"] == "anomaly"}
     assert "shop" not in anomalous and "newcomer" in anomalous
 
 
@@ -106,6 +98,6 @@ def test_lures_from_an_account_that_appears_mid_stream_are_spam_at_once() -> Non
     records += _shop(rng, 5, lambda n: f"+447400{rng.randrange(1_000_000):06d}", "marketing",
                      lambda n: f"Your parcel is held, pay the fee: https://bit.ly/p{n % 3}",
                      account="lures", start=start)
-    found = [a for a in _alerts(records) if a["kind"] == "spam_burst"
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
              and a.get("account_id") == "lures"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from detector.pipeline import Detector
+from hand_streams import alerts_of
 
 T0 = 1_772_400_000_000  # event time of the streams' start (ms)
 MINUTE = 60_000
@@ -52,16 +52,6 @@ def _honest_otp(rng: random.Random, ts: int, n: int, account: str, prefix: str, 
             _verify(ts + 30_000, mid, account, number)]
 
 
-def _run(records: list[dict]) -> list[dict]:
-    det = Detector()
-    alerts = []
-    for rec in sorted(records, key=lambda r: r["value"]["ts"]):
-        alerts += [o.value for o in det.process(rec["topic"], rec["value"])
-                   if o.topic == "sms.alerts"]
-    alerts += [o.value for o in det.finish() if o.topic == "sms.alerts"]
-    return alerts
-
-
 def _home_traffic(rng: random.Random, account: str, minutes: int) -> list[dict]:
     """An established account: about one verified OTP a minute to UK mobiles."""
     out: list[dict] = []
@@ -88,7 +78,7 @@ def test_slow_ramp_pumping_is_found_within_five_minutes() -> None:
         # Never verified; the complicit carrier reports them delivered.
         records += [_send(ts, mid, "acct_ramp", number, KG_PRICE, "kg-direct"),
                     _dlr(ts + 3_000, mid, "acct_ramp", number, route="kg-direct")]
-    pumping = [a for a in _run(records)
+    pumping = [a for a in alerts_of(records)
                if a["kind"] == "sms_pumping" and a["ts"] >= ATTACK_START]
     assert pumping, "the slow ramp was never found"
     first = min(pumping, key=lambda a: a["ts"])
@@ -107,7 +97,7 @@ def test_honest_traffic_to_an_expensive_country_is_not_pumping() -> None:
     for i, gap in enumerate((0, *RAMP_GAPS_S, *(5,) * 40)):
         ts += gap * 1000
         records += _honest_otp(rng, ts, 1000 + i, "acct_kg", "+99670005", KG_PRICE, "kg-direct")
-    alerts = _run(records)
+    alerts = alerts_of(records)
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
 
 
@@ -123,7 +113,7 @@ def test_otps_without_a_verification_feed_are_no_pumping() -> None:
             number, mid = f"+447400{rng.randrange(1_000_000):06d}", f"{account}-{n}"
             records += [_send(ts, mid, account, number, HOME_PRICE),  # and no verification
                         _dlr(ts + 4_000, mid, account, number)]
-    alerts = _run(records)
+    alerts = alerts_of(records)
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
 
 
@@ -180,7 +170,7 @@ def _route_traffic(rng: random.Random, minutes: int, fault_from: int | None,
 
 def test_partial_fault_with_a_new_error_code_on_a_quiet_route_is_found_fast() -> None:
     fault_at = 90
-    alerts = _run(_route_traffic(random.Random(3), 110, fault_at, "30410"))
+    alerts = alerts_of(_route_traffic(random.Random(3), 110, fault_at, "30410"))
     start = T0 + fault_at * MINUTE
     found = [a for a in alerts if a["kind"] == "delivery_degradation"
              and a["entity"] == {"type": "route", "id": "gb-quiet"} and a["ts"] >= start]
@@ -190,7 +180,7 @@ def test_partial_fault_with_a_new_error_code_on_a_quiet_route_is_found_fast() ->
 
 
 def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
-    alerts = _run(_route_traffic(random.Random(3), 110, None, "30410"))
+    alerts = alerts_of(_route_traffic(random.Random(3), 110, None, "30410"))
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
 
 
@@ -212,7 +202,7 @@ def test_late_expiry_reports_after_a_burst_are_no_route_fault() -> None:
             late = rng.randrange(15 * MINUTE, 60 * MINUTE)
             records.append(_dlr(ts + late, mid, "acct_by", number, "expired",
                                 rng.choice(("30003", "30005", "30006")), "by-a1"))
-    alerts = _run(records)
+    alerts = alerts_of(records)
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
 
 
