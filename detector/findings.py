@@ -156,7 +156,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                             ("volume", "url", "dup_body", "new_destination"),
                             _origin_scope(state, ctx))
     t = bar(ANOMALY)
-    if state.young(step) and _met_at_startup(state, state.first_step, ctx):
+    if state.young(step) and _met_at_startup(state, ctx):
         # Busier than the population is no news about a scope that was already running
         # when the detector started (a busy shop), only about one that appears later.
         return None
@@ -180,15 +180,16 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
     if alive_min < BURST_BASE_MINUTES:
         # No level of its own yet. A scope that appeared mid-stream is new: judged
         # against the population. One met as the detector started is not known to be.
-        return not _met_at_startup(state, first, ctx)
+        return not _met_at_startup(state, ctx)
     level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
 
 
-def _met_at_startup(state: ScopeState, first_step: int | None, ctx: Context) -> bool:
-    if ctx.started_ms is None or first_step is None:
+def _met_at_startup(state: ScopeState, ctx: Context) -> bool:
+    """Was the scope first seen in the detector's first minutes (so of unknown age)?"""
+    if ctx.started_ms is None or state.first_step is None:
         return False
-    return first_step * state.step_ms < ctx.started_ms + STARTUP_MINUTES * MINUTE_MS
+    return state.first_step * state.step_ms < ctx.started_ms + STARTUP_MINUTES * MINUTE_MS
 
 
 def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],
