@@ -44,6 +44,12 @@ PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
 VERIFICATION_FEED_MS = 3_600_000
+# How long (and for how many sends) an account remembers which route each send took,
+# once its delivery reports turn out not to say (the contract makes a report's route
+# optional). Reports come seconds to minutes after their send; an expiry, much later,
+# is not judged anyway.
+SEND_ROUTE_MEMORY_MS = 600_000
+SEND_ROUTE_CAP = 4096
 
 
 @dataclass(slots=True)
@@ -60,22 +66,48 @@ class FamilyEntity:
     # key): found with one dict lookup per event instead of building three scope ids.
     routes: dict[tuple[str, str | None], list[ScopeState]] = field(default_factory=dict)
     last_verification_ts: int | None = None  # account family: its latest verify record
+    # Account family: route of each recent send by message id, with the send's ts,
+    # oldest first; None until one of its reports comes without a route (most
+    # gateways put it in every report, and then nothing is kept).
+    send_routes: dict[str, tuple[str, int]] | None = None
 
 
-def _mark_verifiable(entity: FamilyEntity, event: Event) -> None:
-    """Note the account's verifications; tell each of its OTPs whether they count.
+def _complete_from_account(entity: FamilyEntity, event: Event) -> None:
+    """Fill in what the account knows and the event does not say.
 
-    The verification feed is optional, and an account may check codes itself: without
-    verifications of its own in the last ``VERIFICATION_FEED_MS``, an account's OTPs
-    say nothing about conversion (they would all read as "never verified"). Runs in
-    the account family, which sees an event before any other family does, so the
-    mark travels with the event to the prefix and number it is sent to.
+    Runs in the account family, which sees an event before any other family does
+    (replay's order; the worker applies it before re-keying), so what it fills in
+    travels with the event to the prefix, number and route it goes to.
+
+    - OTPs: whether they count as conversion trials. The verification feed is
+      optional, and an account may check codes itself: without verifications of its
+      own in the last ``VERIFICATION_FEED_MS``, an account's OTPs say nothing about
+      conversion (they would all read as "never verified").
+    - Delivery reports without a route: the route their send took, if it was recent.
     """
-    if isinstance(event, VerifyEvent):
+    if isinstance(event, SendEvent):
+        if event.category == "otp":
+            last = entity.last_verification_ts
+            event.verifiable = last is not None and event.ts - last <= VERIFICATION_FEED_MS
+        if event.route is not None and entity.send_routes is not None:
+            _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
+    elif isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
-    elif isinstance(event, SendEvent) and event.category == "otp":
-        last = entity.last_verification_ts
-        event.verifiable = last is not None and event.ts - last <= VERIFICATION_FEED_MS
+    elif event.route is None:
+        if entity.send_routes is None:
+            entity.send_routes = {}  # from now on: this account's reports do not say
+        sent = entity.send_routes.get(event.message_id)
+        if sent is not None:
+            event.route = sent[0]
+
+
+def _remember_route(routes: dict[str, tuple[str, int]], message_id: str, route: str,
+                    ts: int) -> None:
+    routes[message_id] = (route, ts)
+    # Oldest first (sends come in event-time order): drop from the front.
+    horizon = ts - SEND_ROUTE_MEMORY_MS
+    while len(routes) > SEND_ROUTE_CAP or next(iter(routes.values()))[1] < horizon:
+        del routes[next(iter(routes))]
 
 
 class SeenBeforeStep:
@@ -191,7 +223,7 @@ class FamilyProcessor:
         if self.family == "account":
             entity = self.entities.get(event.account_id)
             if entity is not None:
-                _mark_verifiable(entity, event)
+                _complete_from_account(entity, event)
 
     def process(self, event: Event) -> list[Output]:
         out = self.advance(event.ts)
@@ -269,7 +301,7 @@ class FamilyProcessor:
                 entity.seen_destinations = RotatingBloom()
         self._dirty.add(key)
         if self.family == "account":
-            _mark_verifiable(entity, event)
+            _complete_from_account(entity, event)
         step = event.ts // self.step_ms
         if entity.closed_through is not None and step <= entity.closed_through:
             self.counters["late_records"] += 1

@@ -379,12 +379,13 @@ class SmsguardWorker:
         self._count(f"accepted:{role}")
         if self._metrics is not None:
             self._metrics.observe_accepted(role, parsed.ts)
-        outputs: list[Any] = []
+        # The account family first, as replay does: it completes the event (a report's
+        # route, an OTP's verifiability) before the other families' keys are taken.
+        outputs: list[Any] = scope.apply(parsed, origin, offset)
         data = None
         routes = self.pipeline.family_keys(parsed, self.prefix_depth)
         for index, (family, key) in enumerate(routes):
             if family == "account":
-                outputs.extend(scope.apply(parsed, origin, offset))
                 continue
             if data is None:
                 data = parsed.to_dict()

@@ -206,6 +206,31 @@ def test_late_expiry_reports_after_a_burst_are_no_route_fault() -> None:
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
 
 
+def _without_report_routes(records: list[dict]) -> list[dict]:
+    """The same stream from a gateway whose delivery reports do not name the route."""
+    out = []
+    for rec in records:
+        if rec["topic"] == "sms.dlr":
+            rec = {"topic": "sms.dlr", "value": {k: v for k, v in rec["value"].items()
+                                                 if k != "route"}}
+        out.append(rec)
+    return out
+
+
+def test_reports_without_a_route_are_judged_on_their_send_s_route() -> None:
+    """The contract makes a report's route optional: the account remembers the route of
+    its recent sends, so a route's health is judged either way, and a healthy route
+    whose reports do not say is not a route without reports."""
+    fault_at = 90
+    faulty = _without_report_routes(_route_traffic(random.Random(3), 110, fault_at, "30410"))
+    start = T0 + fault_at * MINUTE
+    found = [a for a in alerts_of(faulty) if a["kind"] == "delivery_degradation"
+             and a["entity"] == {"type": "route", "id": "gb-quiet"} and a["ts"] >= start]
+    assert found and min(a["ts"] for a in found) - start <= 5 * MINUTE
+    healthy = _without_report_routes(_route_traffic(random.Random(3), 110, None, "30410"))
+    assert not [a for a in alerts_of(healthy) if a["kind"] == "delivery_degradation"]
+
+
 def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     # x, x+1, x+3 in three steps: two of the three numbers landed next to an earlier
     # one, and the first could not have; the order-free count says 2 joins of 2.
