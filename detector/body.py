@@ -2,8 +2,11 @@
 
 The contract allows a body only to derive features: whether it carries a link,
 a fingerprint for duplicate detection, and its length. The fingerprint folds
-digits, case and links' paths so that "Your code is 123456" and "your code is 654321" match,
-which is what makes a smishing template recognisable across recipients.
+digits and case so that "Your code is 123456" and "your code is 654321" match.
+A body with a link is fingerprinted by the hosts it links to: a lure campaign
+personalises its text (a name, a greeting, reworded lines) and puts a per-recipient
+token in the path, but every recipient is sent to the same few sites. That is what
+makes a smishing burst recognisable across recipients.
 
 >>> f = body_features("Claim your prize: https://bit.ly/x1")
 >>> f.has_url, f.length
@@ -12,6 +15,9 @@ which is what makes a smishing template recognisable across recipients.
 True
 >>> lure = "Your parcel is held: https://pkg-help.xyz/{}"
 >>> body_features(lure.format("ab12")).fingerprint == body_features(lure.format("zz")).fingerprint
+True
+>>> personal = "Hi Anna, your package is held. Pay at https://pkg-help.xyz/q9"
+>>> body_features(personal).fingerprint == body_features(lure.format("zz")).fingerprint
 True
 """
 
@@ -45,9 +51,11 @@ def body_features(body: str | None) -> BodyFeatures:
         return NO_BODY
     text = body.lower()
     has_url = _URL.search(text) is not None
-    if has_url:
-        text = _LINK.sub(r"<\1>", text)
-    normalised = _SPACES.sub(" ", _DIGITS.sub("#", text)).strip()
+    hosts = sorted(set(_LINK.findall(text))) if has_url else None
+    if hosts:
+        normalised = "<" + "|".join(hosts) + ">"
+    else:
+        normalised = _SPACES.sub(" ", _DIGITS.sub("#", text)).strip()
     return BodyFeatures(
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,

@@ -20,7 +20,12 @@ SEQUENTIAL, NEW_KEY, NEW_IP, DLRS, DELIVERED, FAILED, VERIFIED, VERIFY_ALL = ran
 # ten minutes: conversion as "share of people who entered their code", so that
 # retries, and a bombed handset, do not look like pumping.
 OTP_NUMBERS, VERIFIED_NUMBERS = 17, 18
-WIDTH = 19
+# Every OTP send, verification feed or not: a code is not a lure (OTP counts only the
+# OTPs whose account reports verifications, the ones conversion can judge).
+CODES = 19
+# Sends that say what they are (any category): "not codes" means something only then.
+CATEGORISED = 20
+WIDTH = 21
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -64,10 +69,15 @@ class StepBuffer:
         v[SEGMENTS] += ev.segments
         v[MONEY] += ev.price
         destination = ev.destination
-        if ev.category == "otp" and ev.verifiable:
-            v[OTP] += 1
-            otp = self.otp_numbers
-            otp[destination] = otp.get(destination, 0) + 1
+        category = ev.category
+        if category is not None:
+            v[CATEGORISED] += 1
+        if category == "otp":
+            v[CODES] += 1
+            if ev.verifiable:
+                v[OTP] += 1
+                otp = self.otp_numbers
+                otp[destination] = otp.get(destination, 0) + 1
         if ev.number_type == "premium":
             v[PREMIUM] += 1
         if ev.has_url:

@@ -10,9 +10,12 @@ benign surges that look like it:
   up) has no traffic history to exceed: there the traces alone decide, and a
   premium price per segment (the money at risk) adds to what they show.
 - ``account_takeover``: more traffic from a credential or address the account
-  never used, going somewhere new.
+  never used, going somewhere new. For an account whose records carry no key and
+  no address: more traffic to countries it never texted, to new numbers.
 - ``spam_burst``: more traffic, links and one repeated body, to recipients the
-  account never had. A scheduled campaign writes to its known recipients.
+  account never had. A scheduled campaign writes to its known recipients. Without
+  bodies: a burst to numbers the account never had, of sends that say they are
+  not codes.
 - ``sms_bombing``: one handset receiving far more messages than any number
   does, mostly unverified.
 - ``delivery_degradation``: a route's delivered share, or its share of sends
@@ -28,7 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.scopes import MINUTE_MS, SENDS, W1, W60, ScopeState, Signal
+from detector.features import CATEGORISED, CODES
+from detector.scopes import MINUTE_MS, SENDS, W1, W10, W60, ScopeState, Signal
 
 PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
     "sms_pumping", "account_takeover", "spam_burst", "sms_bombing",
@@ -117,7 +121,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                             ("volume", "conversion"), _number_scope(state, ctx))
         return None
     t = bar(TAKEOVER)
-    if kind in ("account", "api_key") and vol >= t / 2:
+    origin_unknown = _origin_unknown(state)
+    if kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown:
         origin = max(get("new_key"), get("new_ip"))
         spread = max(get("new_destination"), get("new_country"), get("premium"), get("url"))
         if origin >= t and spread >= t / 2:
@@ -143,6 +148,16 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                         ("volume", "conversion", "sequential", "premium", "high_price",
                          "new_country"),
                         _pumping_scope(state, ctx))
+    t = bar(TAKEOVER)
+    if origin_unknown and vol >= t / 2:
+        # The gateway reports no key and no address for this account: a hijack cannot
+        # show as a new credential. What it still shows, once no fraud trace says
+        # pumping, is traffic to countries the account never texted, to new numbers.
+        spread = max(get("new_destination"), get("premium"), get("url"))
+        if get("new_country") >= t and spread >= t / 2:
+            return _finding(TAKEOVER, vol + get("new_country") + spread, state, signals,
+                            step, ctx, ("volume", "new_destination", "new_country",
+                                        "premium", "url"), _origin_scope(state, ctx))
     t = bar(SPAM)
     if vol < t / 2:
         return None
@@ -155,6 +170,16 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return _finding(SPAM, score, state, signals, step, ctx,
                             ("volume", "url", "dup_body", "new_destination"),
                             _origin_scope(state, ctx))
+        if (_content_unknown(state) and vol >= t and get("new_destination") >= t
+                and _mostly_not_codes(state)):
+            # No bodies reach the detector: links and a repeated text cannot show. A
+            # burst far above the account's level, nearly all to numbers it never
+            # had, is what is left of a lure campaign (a scheduled campaign writes to
+            # its own list; a launch's new users receive codes, and messages that do
+            # not say what they are prove nothing either way).
+            score = vol + get("new_destination")
+            return _finding(SPAM, score, state, signals, step, ctx,
+                            ("volume", "new_destination"), _origin_scope(state, ctx))
     t = bar(ANOMALY)
     if state.young(step) and _met_at_startup(state, ctx):
         # Busier than the population is no news about a scope that was already running
@@ -183,6 +208,26 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
         return not _met_at_startup(state, ctx)
     level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
+
+
+def _origin_unknown(state: ScopeState) -> bool:
+    """Has the account's traffic never carried an API key or a source address?"""
+    return state.kind.track_origin and not state.seen_keys and not state.seen_ips
+
+
+def _content_unknown(state: ScopeState) -> bool:
+    """Has the scope's last ten minutes carried no message body at all?"""
+    return state.kind.track_bodies and not state.recent_fingerprints
+
+
+def _mostly_not_codes(state: ScopeState) -> bool:
+    """Do most of the last ten minutes' sends say they are something other than OTPs?
+
+    Without bodies, a launch's codes to new users and a burst of lures to bought numbers
+    differ only in what the gateway says the messages are; saying nothing proves nothing.
+    """
+    window = state.sums.totals(W10)
+    return window[CATEGORISED] - window[CODES] > window[SENDS] / 2
 
 
 def _met_at_startup(state: ScopeState, ctx: Context) -> bool:
