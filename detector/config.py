@@ -111,7 +111,12 @@ class DetectorConfig:
     # step's end, and at the latest once the stream (other keys' records) is this far
     # past it: a key that goes quiet right after an attack is still judged on time.
     quiet_close_s: int = 10
-    otp_grace_s: int = 120
+    # How old an OTP must be before "not verified yet" counts against it. Most codes
+    # are entered within a minute; later ones only lower the conversion the scope
+    # learns (judged on the same lag), and a launch's onset dip stays inside the
+    # conversion baseline's minimum effect. Every second of it is detection delay
+    # for pumping to numbers that are not in sequence.
+    otp_grace_s: int = 60
     entity_ttl_s: int = 7 * 24 * 3600
     destination_ttl_s: int = 3600
     prefix_depth: int = 5

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hand_streams import alerts_of
 
 T0 = 1_772_400_000_000  # event time of the streams' start (ms)
@@ -99,6 +100,55 @@ def test_honest_traffic_to_an_expensive_country_is_not_pumping() -> None:
         records += _honest_otp(rng, ts, 1000 + i, "acct_kg", "+99670005", KG_PRICE, "kg-direct")
     alerts = alerts_of(records)
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
+
+
+BY_PRICE = 0.22
+
+
+def _typing_delay_s(rng: random.Random) -> float:
+    """How long a user takes to enter a code: median 25 s, one in ten after a minute,
+    a tail to five minutes."""
+    return min(300.0, 5.0 + rng.lognormvariate(3.0, 0.8))
+
+
+def _burst_abroad(rng: random.Random, account: str, verified: bool, head: str) -> list[dict]:
+    """From ATTACK_START, an OTP every two seconds for five minutes to numbers scattered
+    over the Belarusian mobile range ``head`` (nine national digits in all), delivered;
+    four in five verified after a user's typing delay, or none ever."""
+    out: list[dict] = []
+    free = 13 - len(head)
+    for i in range(150):
+        ts = ATTACK_START + i * 2_000 + rng.randrange(1_000)
+        number = f"{head}{rng.randrange(10 ** free):0{free}d}"
+        mid = f"{account}-by-{i}"
+        out += [_send(ts, mid, account, number, BY_PRICE, "by-direct"),
+                _dlr(ts + 3_000, mid, account, number, route="by-direct")]
+        if verified and rng.random() < 0.8:
+            out.append(_verify(ts + int(1_000 * _typing_delay_s(rng)), mid, account, number))
+    return out
+
+
+def test_pumping_to_scattered_numbers_is_found_on_conversion_within_two_minutes() -> None:
+    """Numbers not in sequence leave unverified codes as the one behavioural trace. They
+    count once old enough to have been verified (``detector.otp_grace_s``): that wait is
+    most of the delay."""
+    rng = random.Random(10)
+    records = _home_traffic(rng, "acct_by", 100) + _burst_abroad(rng, "acct_by", False, "+37529441")
+    pumping = [a for a in alerts_of(records)
+               if a["kind"] == "sms_pumping" and a["ts"] >= ATTACK_START]
+    assert pumping and min(a["ts"] for a in pumping) - ATTACK_START <= 2 * MINUTE
+    first = min(pumping, key=lambda a: a["ts"])
+    assert "otp_conversion_rate" in {e["feature"] for e in first["evidence"]}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_users_who_enter_codes_late_are_no_pumping(seed: int) -> None:
+    """A launch in the same country: new users all over its mobile numbering, four in
+    five entering their code, one in ten of those after the grace has passed."""
+    rng = random.Random(seed)
+    records = _home_traffic(rng, "acct_by", 100)
+    records += _burst_abroad(rng, "acct_by", True, "+37533")
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
 
 
 def test_otps_without_a_verification_feed_are_no_pumping() -> None:
