@@ -75,6 +75,10 @@ class ScopeKind:
     min_sends: int = 5
     min_dlrs: int = 8  # DLRs in a window before delivery is judged (the surprise weighs n)
     use_trees: bool = False
+    # Learn burstiness only once the scope has this many minutes of its own history
+    # (see SeasonalRate.dispersion_after): for numbers, whose tracking begins with the
+    # burst that is being judged.
+    dispersion_after_minutes: float = 0.0
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
     sees_verifications: bool = True  # verify records carry no API key or route
     # Population shares a new scope is assumed to have until its own history speaks.
@@ -108,7 +112,7 @@ KINDS: dict[str, ScopeKind] = {
                   min_sends=3, attributes_accounts=True, priors=DEFAULT_PRIORS),
         ScopeKind("destination", "destination", False, False, False,
                   prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
-                  priors=DEFAULT_PRIORS),
+                  dispersion_after_minutes=60.0, priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
                   attributes_accounts=True, sees_verifications=False, priors=DEFAULT_PRIORS),
     )
@@ -187,7 +191,8 @@ class ScopeState:
         self.seed = seed
         self.rate = SeasonalRate(prior_rate=kind.prior_rate_per_min / spm,
                                  prior_weight=kind.prior_minutes * spm,
-                                 half_life_steps=360.0 * spm)
+                                 half_life_steps=360.0 * spm,
+                                 dispersion_after=kind.dispersion_after_minutes * spm)
         self.shares: dict[str, ProportionBaseline] = {}
         # Pumped numbers almost never verify; a launch's new users verify less,
         # but nowhere near zero: only a collapse to under 30% of normal counts.

@@ -45,14 +45,22 @@ class SeasonalRate:
         Steps after which old history weighs half (level and dispersion).
     season_weight
         Expected events an hour of day needs before its own multiplier counts fully.
+    dispersion_after
+        Steps of own history before the dispersion is learnt. While the level is mostly
+        prior, residuals measure how wrong the prior is for this entity as much as how
+        bursty it is; for an entity whose first burst is what is being judged (a number
+        tracked because it suddenly got messages), learning them would divide that very
+        burst's surprise by up to a hundred.
     """
 
     def __init__(self, prior_rate: float = 0.1, prior_weight: float = 30.0,
-                 half_life_steps: float = 2160.0, season_weight: float = 50.0) -> None:
+                 half_life_steps: float = 2160.0, season_weight: float = 50.0,
+                 dispersion_after: float = 0.0) -> None:
         self.prior_rate = prior_rate
         self.prior_weight = prior_weight
         self.half_life_steps = half_life_steps
         self.season_weight = season_weight
+        self.dispersion_after = dispersion_after
         self._decay = 0.5 ** (1.0 / half_life_steps)
         self.count = 0.0
         self.time = 0.0
@@ -87,7 +95,7 @@ class SeasonalRate:
         count, span, ts = float(x["count"]), float(x["span"]), int(x["ts"])
         expected = self.expected(ts, span)
         decay = self._decay**span
-        if expected > 0:
+        if expected > 0 and self.time >= self.dispersion_after:
             residual = (count - expected) ** 2 / expected
             self.dispersion_sum = self.dispersion_sum * decay + min(residual, 100.0)
             self.dispersion_weight = self.dispersion_weight * decay + 1.0

@@ -303,3 +303,27 @@ def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     share_only = scope.shares["sequential"].score_one({"hits": 2, "trials": 3})
     assert signals["sequential"].surprise > share_only
     assert scope.shares["sequential"].mean == KINDS["account_country"].priors["sequential"]
+
+
+def test_a_handset_bombed_through_five_sites_is_found_within_five_minutes() -> None:
+    """A bomber fills in five sites' sign-up forms with one number, a code every 15 s
+    in turn (each site sees one a minute and 15 seconds). The sites check codes
+    themselves (no verification feed): volume is the whole evidence, and the number,
+    which had never had a message, must not learn the first minutes of it as normal."""
+    rng = random.Random(12)
+    records = []
+    for site in range(5):  # each site: an OTP a minute to its real users
+        for n in range(100):
+            ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+            number, mid = f"+44740012{rng.randrange(10_000):04d}", f"site_{site}-{n}"
+            records += [_send(ts, mid, f"site_{site}", number, HOME_PRICE),
+                        _dlr(ts + 4_000, mid, f"site_{site}", number)]
+    victim = "+447400999111"
+    for i in range(120):
+        ts = ATTACK_START + i * 15_000 + rng.randrange(1_000)
+        mid = f"bomb-{i}"
+        records += [_send(ts, mid, f"site_{i % 5}", victim, HOME_PRICE),
+                    _dlr(ts + 3_000, mid, f"site_{i % 5}", victim)]
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE

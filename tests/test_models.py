@@ -39,6 +39,33 @@ def test_new_entities_borrow_the_population_prior() -> None:
     assert model.score_one({"ts": 0, "count": 40, "span": 6}) > 6
 
 
+def test_a_number_s_first_burst_does_not_make_it_bursty() -> None:
+    """A number that gets a message a week, then two codes a step for five steps: its
+    residuals against the prior measure the prior's error, not the number's burstiness.
+    Learnt as dispersion, they would divide the next window's surprise by a hundred."""
+    learnt, held = (SeasonalRate(prior_rate=0.003, prior_weight=360, dispersion_after=after)
+                    for after in (0, 360))
+    for model in (learnt, held):
+        for step in range(5):
+            model.learn_one({"ts": step * STEP_MS, "count": 2, "span": 1})
+    burst = {"ts": 5 * STEP_MS, "count": 12, "span": 6}
+    assert learnt.dispersion > 10 and learnt.score_one(burst) < 6
+    assert held.dispersion == 1.0 and held.score_one(burst) > 6
+
+
+def test_dispersion_is_learnt_once_the_entity_has_a_history_of_its_own() -> None:
+    """A bursty account, once warm: the same jump surprises it less than a steady one."""
+    rng = random.Random(4)
+    steady, bursty = (SeasonalRate(prior_rate=1.0, prior_weight=30) for _ in range(2))
+    _feed(steady, 0, 500, 2.0, rng)
+    for step in range(500):
+        bursty.learn_one({"ts": step * STEP_MS, "count": 20 if step % 10 == 0 else 0,
+                          "span": 1})
+    assert bursty.dispersion > 3 * steady.dispersion
+    jump = {"ts": 500 * STEP_MS, "count": 40, "span": 6}
+    assert bursty.score_one(jump) < steady.score_one(jump) / 3
+
+
 def test_proportion_baseline_is_directional_and_needs_a_real_effect() -> None:
     url = ProportionBaseline(prior=0.05, direction="up")
     for _ in range(100):
