@@ -40,6 +40,7 @@ PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
 )
 THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
 DOMINANT_SHARE = 0.6
+REPEATED_SHARE = 0.9  # of a window's sends with a body seen in it before: one text
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).
 BURST_RATIO = 3.0
@@ -165,7 +166,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         url, dup = get("url"), get("dup_body")
         fresh = get("new_destination") >= t / 2 or (state.young(step)
                                                      and _bursting(state, step, ctx))
-        if url >= t / 2 and dup >= t / 2 and fresh and url + dup >= t:
+        # One text over and over. For an account that always sends one template the
+        # share cannot rise above its baseline, so a burst that is nearly all one text
+        # counts as repeated even when that is no surprise (its links still must be).
+        repeated = dup >= t / 2 or ("dup_body" in signals
+                                    and signals["dup_body"].value >= REPEATED_SHARE)
+        if url >= t / 2 and repeated and fresh and url + dup >= t:
             score = vol + url + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
                             ("volume", "url", "dup_body", "new_destination"),

@@ -327,3 +327,30 @@ def test_a_handset_bombed_through_five_sites_is_found_within_five_minutes() -> N
     found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
              and a["entity"] == {"type": "destination", "id": victim}]
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
+
+
+def test_lures_from_an_account_that_always_sends_one_text_are_spam() -> None:
+    """Its duplicate share is always near one, so lures cannot raise it. A burst of new
+    links to new numbers, nearly all one text, is a repeated text all the same."""
+    rng = random.Random(13)
+    patients = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 300)]
+    records = []
+
+    def send(ts: int, mid: str, number: str, body: str) -> dict:
+        return {"topic": "sms.send", "value": {
+            "message_id": mid, "ts": ts, "account_id": "clinic", "destination": number,
+            "category": "transactional", "body": body, "price": HOME_PRICE,
+            "api_key_id": "key_clinic", "source_ip": "10.0.0.1", "route": "gb-main"}}
+
+    for n in range(360):  # two hours of reminders, three a minute
+        ts = T0 + n * 20_000 + rng.randrange(20_000)
+        records.append(send(ts, f"r{n}", rng.choice(patients),
+                            "Reminder: your appointment is tomorrow"))
+    start = T0 + 110 * MINUTE
+    for n in range(200):  # then lures, one every three seconds, to new numbers
+        ts = start + n * 3_000 + rng.randrange(3_000)
+        records.append(send(ts, f"l{n}", f"+447400{rng.randrange(10**6):06d}",
+                            f"Your parcel is held: https://pkg-help.xyz/{n}"))
+    found = [a["ts"] - start for a in alerts_of(records)
+             if a["kind"] == "spam_burst" and a["entity"]["id"] == "clinic"]
+    assert found and min(found) <= 2 * MINUTE
