@@ -40,6 +40,9 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 # it has had this many sends within ten minutes; until then its sends wait in a
 # tiny list, which keeps memory flat however many numbers the traffic touches.
 PROMOTE_SENDS = 3
+# The shape of a checkpointed entity (aggregate vector width, model fields). Bumped
+# when it changes, so a worker upgraded over older checkpoints drops them key by key.
+STATE_FORMAT = 2
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
@@ -462,10 +465,21 @@ class FamilyProcessor:
     # -- state for the stream processor ------------------------------------------
     def export_state(self, key: str) -> bytes:
         state = self.entities.get(key) or self.candidates.get(key, [])
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((STATE_FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
 
     def import_state(self, key: str, blob: bytes) -> None:
-        state = pickle.loads(blob)
+        """Restore ``key``'s checkpointed state. State written by a version of another
+        shape is dropped (counted as ``state_dropped``): the key starts afresh, as after
+        its time to live, rather than crash the worker on its first record."""
+        try:
+            payload = pickle.loads(blob)
+        except Exception:  # a class or field this version no longer has
+            payload = None
+        if not (isinstance(payload, tuple) and len(payload) == 2
+                and payload[0] == STATE_FORMAT):
+            self.counters["state_dropped"] += 1
+            return
+        state = payload[1]
         if isinstance(state, FamilyEntity):
             self.entities[key] = state
             open_steps, state.open_steps = state.open_steps, set()

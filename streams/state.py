@@ -191,7 +191,7 @@ class CheckpointedState:
             (generation,) = GENERATION.unpack_from(blob)
             scope.processor.import_state(entity, zlib.decompress(blob[GENERATION.size:]))
             scope.restored_keys += 1
-            if generation > done["g"]:
+            if generation > done["g"] and scope.processor.holds(entity):
                 scope.ahead[entity] = scope.unfinished[generation]
         scope.processor.mark_clean()
         if scope.restored_keys:
@@ -201,6 +201,11 @@ class CheckpointedState:
             log.info("smsguard restored %s partition %d: %d entities, %d with history, "
                      "%d ahead of the marker, applied offsets %s", family, partition,
                      scope.restored_keys, warm, len(scope.ahead), scope.applied)
+            dropped = getattr(scope.processor, "counters", {}).get("state_dropped", 0)
+            if dropped:
+                log.warning("smsguard dropped %d of %s partition %d's checkpointed entities: "
+                            "written by a version with another state shape; they start "
+                            "afresh", dropped, family, partition)
         return scope
 
     def due(self, scope: PartitionScope) -> bool:
