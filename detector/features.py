@@ -29,6 +29,7 @@ WIDTH = 21
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
+BLOCK = 10_000  # one block of a numbering range: its last four digits
 
 
 class StepBuffer:
@@ -123,25 +124,34 @@ def _bump(counts: dict, key: object) -> None:
     counts[key] = counts.get(key, 0) + 1
 
 
-def sequential_count(current: dict[str, int], recent: list[int]) -> int:
-    """Sends of this step whose number sits within a few digits of another recent number.
+def sequential_count(current: dict[str, int], recent: list[int]) -> float:
+    """Sends of this step whose number sits within a few digits of another recent number,
+    beyond what chance puts there.
 
-    ``recent`` is sorted and holds the recent numbers, this step's included.
+    ``recent`` is sorted and holds the recent numbers, this step's included. Numbers
+    drawn at random inside one block of a range (its last four digits) also land close
+    together once the block is busy: with ``k`` other recent numbers in the block, by
+    chance with probability ``1 - (1 - 2d / 10**4) ** k``. Each send counts its hit
+    minus that chance, so honest traffic packed into a few blocks scores about nothing
+    and a walk through a range (x, x+1, x+3) nearly its full count.
 
     >>> nums = sorted([4477001000, 4477001001, 4477001003, 4477005999])
-    >>> sequential_count({"+4477001000": 1, "+4477001001": 1, "+4477005999": 2}, nums)
-    2
+    >>> round(sequential_count({"+4477001000": 1, "+4477001001": 1, "+4477005999": 2}, nums), 2)
+    1.98
     """
-    hits = 0
+    hits = 0.0
     for destination, count in current.items():
         n = int(destination[1:])
         i = bisect.bisect_left(recent, n - SEQUENTIAL_DISTANCE)
         j = bisect.bisect_right(recent, n + SEQUENTIAL_DISTANCE)
         # Itself is in the list once (or more, if repeated): neighbours are the others.
         same = bisect.bisect_right(recent, n) - bisect.bisect_left(recent, n)
-        if j - i - same > 0:
-            hits += count
-    return hits
+        base = n - n % BLOCK
+        others = (bisect.bisect_left(recent, base + BLOCK) - bisect.bisect_left(recent, base)
+                  - same)
+        chance = 1.0 - (1.0 - 2 * SEQUENTIAL_DISTANCE / BLOCK) ** others if others > 0 else 0.0
+        hits += count * ((1.0 if j - i - same > 0 else 0.0) - chance)
+    return max(0.0, hits)
 
 
 def share(part: float, whole: float) -> float:
