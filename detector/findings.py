@@ -32,7 +32,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from detector.features import CATEGORISED, CODES
-from detector.scopes import MINUTE_MS, SENDS, W1, W10, W60, ScopeState, Signal
+from detector.scopes import (
+    MINUTE_MS,
+    NOVELTY_MINUTES,
+    SENDS,
+    W1,
+    W10,
+    W60,
+    ScopeState,
+    Signal,
+)
 
 PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
     "sms_pumping", "account_takeover", "spam_burst", "sms_bombing",
@@ -158,7 +167,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         if get("new_country") >= t and spread >= t / 2:
             return _finding(TAKEOVER, vol + get("new_country") + spread, state, signals,
                             step, ctx, ("volume", "new_destination", "new_country",
-                                        "premium", "url"), _origin_scope(state, ctx))
+                                        "premium", "url"), _new_country_scope(state, step, ctx))
     t = bar(SPAM)
     if vol < t / 2:
         return None
@@ -324,6 +333,18 @@ def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     key = ctx.entity_id if state.kind.name == "api_key" else _dominant(state.last_step_keys)
     if key is not None:
         scope["api_key_id"] = key
+    return scope
+
+
+def _new_country_scope(state: ScopeState, step: int, ctx: Context) -> dict[str, str]:
+    """A takeover seen only as traffic to new countries: the account in the one country
+    it never texted before this hour, or the whole account when there are several
+    (no key to narrow it to, and the hijacker's traffic is all that is new)."""
+    horizon = step - NOVELTY_MINUTES * state.steps_per_min
+    new = [c for c, first in state.seen_countries.items() if first > horizon]
+    scope = {"account_id": ctx.account_id or ""}
+    if len(new) == 1:
+        scope["country"] = new[0]
     return scope
 
 

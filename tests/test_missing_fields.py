@@ -154,3 +154,17 @@ def test_personalised_lures_are_still_one_campaign() -> None:
     template_delay, personal_delay = _first_spam(plain), _first_spam(personal)
     assert template_delay is not None and template_delay <= 2 * MINUTE
     assert personal_delay is not None and personal_delay <= template_delay + 10_000
+
+
+def test_a_takeover_seen_only_abroad_is_throttled_in_its_one_new_country() -> None:
+    """Without a key to narrow it to, a takeover whose traffic all goes to one country
+    new to the account is throttled there: the account's own traffic keeps flowing."""
+    rng = random.Random(5)
+    start = T0 + HOURS * 60 * MINUTE - 10 * MINUTE
+    records = _clinic(rng, lambda n: REMINDER)
+    records += _sends("clinic", start, 5, 120,
+                      lambda n: f"+49151{rng.randrange(10**8):08d}", lambda n: REMINDER,
+                      rng, "hijack")
+    acted = [a for a in alerts_of(records)
+             if a["kind"] == "account_takeover" and a["action"] != "none"]
+    assert acted and acted[0]["throttle_scope"] == {"account_id": "clinic", "country": "DE"}
