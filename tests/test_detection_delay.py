@@ -21,11 +21,12 @@ HOME_PRICE, KG_PRICE = 0.04, 0.45  # USD a segment: a home market, an expensive 
 
 
 def _send(ts: int, mid: str, account: str, destination: str, price: float,
-          route: str = "gb-main", category: str = "otp") -> dict:
+          route: str = "gb-main", category: str = "otp", body: str | None = None) -> dict:
     return {"topic": "sms.send", "value": {
         "message_id": mid, "ts": ts, "account_id": account, "destination": destination,
-        "category": category, "body": f"Your code is {ts % 1_000_000:06d}", "price": price,
-        "api_key_id": f"key_{account}", "source_ip": "10.0.0.1", "route": route}}
+        "category": category, "body": body or f"Your code is {ts % 1_000_000:06d}",
+        "price": price, "api_key_id": f"key_{account}", "source_ip": "10.0.0.1",
+        "route": route}}
 
 
 def _dlr(ts: int, mid: str, account: str, destination: str, status: str = "delivered",
@@ -335,22 +336,17 @@ def test_lures_from_an_account_that_always_sends_one_text_are_spam() -> None:
     rng = random.Random(13)
     patients = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 300)]
     records = []
-
-    def send(ts: int, mid: str, number: str, body: str) -> dict:
-        return {"topic": "sms.send", "value": {
-            "message_id": mid, "ts": ts, "account_id": "clinic", "destination": number,
-            "category": "transactional", "body": body, "price": HOME_PRICE,
-            "api_key_id": "key_clinic", "source_ip": "10.0.0.1", "route": "gb-main"}}
-
     for n in range(360):  # two hours of reminders, three a minute
         ts = T0 + n * 20_000 + rng.randrange(20_000)
-        records.append(send(ts, f"r{n}", rng.choice(patients),
-                            "Reminder: your appointment is tomorrow"))
+        records.append(_send(ts, f"r{n}", "clinic", rng.choice(patients), HOME_PRICE,
+                             category="transactional",
+                             body="Reminder: your appointment is tomorrow"))
     start = T0 + 110 * MINUTE
     for n in range(200):  # then lures, one every three seconds, to new numbers
         ts = start + n * 3_000 + rng.randrange(3_000)
-        records.append(send(ts, f"l{n}", f"+447400{rng.randrange(10**6):06d}",
-                            f"Your parcel is held: https://pkg-help.xyz/{n}"))
+        records.append(_send(ts, f"l{n}", "clinic", f"+447400{rng.randrange(10**6):06d}",
+                             HOME_PRICE, category="transactional",
+                             body=f"Your parcel is held: https://pkg-help.xyz/{n}"))
     found = [a["ts"] - start for a in alerts_of(records)
              if a["kind"] == "spam_burst" and a["entity"]["id"] == "clinic"]
     assert found and min(found) <= 2 * MINUTE
