@@ -467,10 +467,11 @@ class FamilyProcessor:
         state = self.entities.get(key) or self.candidates.get(key, [])
         return pickle.dumps((STATE_FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
 
-    def import_state(self, key: str, blob: bytes) -> None:
-        """Restore ``key``'s checkpointed state. State written by a version of another
-        shape is dropped (counted as ``state_dropped``): the key starts afresh, as after
-        its time to live, rather than crash the worker on its first record."""
+    def import_state(self, key: str, blob: bytes) -> bool:
+        """Restore ``key``'s checkpointed state; False if it was dropped. State written
+        by a version of another shape is dropped (counted as ``state_dropped``): the key
+        starts afresh, as after its time to live, rather than crash the worker on its
+        first record."""
         try:
             payload = pickle.loads(blob)
         except Exception:  # a class or field this version no longer has
@@ -478,7 +479,7 @@ class FamilyProcessor:
         if not (isinstance(payload, tuple) and len(payload) == 2
                 and payload[0] == STATE_FORMAT):
             self.counters["state_dropped"] += 1
-            return
+            return False
         state = payload[1]
         if isinstance(state, FamilyEntity):
             self.entities[key] = state
@@ -487,6 +488,7 @@ class FamilyProcessor:
                 self._open_step(key, state, step)  # back in the quiet close's index
         elif state:
             self.candidates[key] = state
+        return True
 
     def holds(self, key: str) -> bool:
         """Is there state for ``key``: a tracked entity, or a number's held records?"""

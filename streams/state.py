@@ -63,7 +63,7 @@ class Processor(Protocol):
     def process(self, event: Any) -> list[Any]: ...
     def sweep(self, now_ts: int) -> int: ...
     def export_state(self, key: str) -> bytes: ...
-    def import_state(self, key: str, blob: bytes) -> None: ...
+    def import_state(self, key: str, blob: bytes) -> bool: ...
     def holds(self, key: str) -> bool: ...
     def dirty_keys(self) -> set[str]: ...
     def mark_clean(self) -> None: ...
@@ -79,6 +79,7 @@ class PartitionScope:
     processor: Processor
     applied: dict[str, int] = field(default_factory=dict)
     restored_keys: int = 0
+    dropped_keys: int = 0  # checkpointed by a version with another state shape
     restored_warm: int = 0  # restored entities that have closed steps (a history)
     unflushed: int = 0  # records applied since the last checkpoint
     next_sweep: int = 0  # event time of the next sweep of idle entities
@@ -189,9 +190,12 @@ class CheckpointedState:
             scope.unfinished[pending["g"]] = pending["a"]
         for entity, blob in blobs.items():
             (generation,) = GENERATION.unpack_from(blob)
-            scope.processor.import_state(entity, zlib.decompress(blob[GENERATION.size:]))
+            kept = scope.processor.import_state(
+                entity, zlib.decompress(blob[GENERATION.size:]))
             scope.restored_keys += 1
-            if generation > done["g"] and scope.processor.holds(entity):
+            if not kept:
+                scope.dropped_keys += 1
+            elif generation > done["g"]:
                 scope.ahead[entity] = scope.unfinished[generation]
         scope.processor.mark_clean()
         if scope.restored_keys:
@@ -201,11 +205,10 @@ class CheckpointedState:
             log.info("smsguard restored %s partition %d: %d entities, %d with history, "
                      "%d ahead of the marker, applied offsets %s", family, partition,
                      scope.restored_keys, warm, len(scope.ahead), scope.applied)
-            dropped = getattr(scope.processor, "counters", {}).get("state_dropped", 0)
-            if dropped:
+            if scope.dropped_keys:
                 log.warning("smsguard dropped %d of %s partition %d's checkpointed entities: "
                             "written by a version with another state shape; they start "
-                            "afresh", dropped, family, partition)
+                            "afresh", scope.dropped_keys, family, partition)
         return scope
 
     def due(self, scope: PartitionScope) -> bool:
