@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
 
 from detector.evaluation import alert_touches, evaluate, load_outputs
-from detector.replay import replay_file
+from detector.replay import parse_only, replay_file
 from detector.simulation import MALICIOUS_KINDS, simulate
 
 HOURS, ACCOUNTS, SEED = 2.5, 60, 21
@@ -89,6 +90,21 @@ def test_bench_replay_child_reports_figures(replayed, tmp_path):
     assert (figures["alerts"], figures["throttles"]) == (replay.alerts, replay.throttles)
     assert figures["peak_rss_mib"] >= figures["rss_before_mib"] > 0
     assert figures["records_per_s"] > 0
+    # Taking the input in without judging it is the yardstick: never the slower one.
+    assert figures["parse_only_records_per_s"] > figures["records_per_s"]
+    assert figures["replay_to_parse_only"] > 1
+
+
+def test_parse_only_takes_in_what_the_replay_accepts(replayed, tmp_path):
+    summary, replay, _, _ = replayed
+    bad = tmp_path / "with-bad.jsonl"
+    bad.write_bytes(Path(summary.out_path).read_bytes() + b"not json\n"
+                    + b'{"topic": "sms.send", "value": {"ts": 1}}\n')
+    intake = parse_only(bad)
+    assert intake.records_in == replay.records_in + 2
+    assert intake.accepted == replay.accepted
+    assert sum(intake.rejected.values()) == 2
+    assert intake.seconds > 0
 
 
 def test_bench_command_writes_json(tmp_path):
