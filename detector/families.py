@@ -42,7 +42,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.

@@ -25,7 +25,10 @@ OTP_NUMBERS, VERIFIED_NUMBERS = 17, 18
 CODES = 19
 # Sends that say what they are (any category): "not codes" means something only then.
 CATEGORISED = 20
-WIDTH = 21
+# Sends whose links go to hosts the scope had not linked to before the last hour: a
+# lure points somewhere new, a shop's own campaign to the shop's site.
+NEW_LINK = 21
+WIDTH = 22
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -38,14 +41,15 @@ class StepBuffer:
     A plain class with slots: one is built per scope and step, on the hot path.
     """
 
-    __slots__ = ("values", "destinations", "fingerprints", "keys", "ips", "countries",
-                 "accounts", "otp_numbers", "verified_numbers", "error_codes",
+    __slots__ = ("values", "destinations", "fingerprints", "links", "keys", "ips",
+                 "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
         self.destinations: dict[str, int] = {}
         self.fingerprints: dict[int, int] = {}
+        self.links: dict[int, int] = {}  # fingerprints of bodies with links (their hosts)
         self.keys: dict[str, int] = {}
         self.ips: dict[str, int] = {}
         self.countries: dict[str, int] = {}
@@ -90,6 +94,9 @@ class StepBuffer:
         if fingerprint:
             prints = self.fingerprints
             prints[fingerprint] = prints.get(fingerprint, 0) + 1
+            if ev.has_url:
+                links = self.links
+                links[fingerprint] = links.get(fingerprint, 0) + 1
         if track_origin:
             _bump(self.countries, ev.country)
             if ev.api_key_id:

@@ -13,7 +13,8 @@ benign surges that look like it:
   never used, going somewhere new. For an account whose records carry no key and
   no address: more traffic to countries it never texted, to new numbers.
 - ``spam_burst``: more traffic, links and one repeated body, to recipients the
-  account never had. A scheduled campaign writes to its known recipients. Without
+  account never had, linking to hosts it never linked to. A scheduled campaign
+  writes to its known recipients and links to its own site. Without
   bodies: a burst to numbers the account never had, of sends that say they are
   not codes.
 - ``sms_bombing``: one handset receiving far more messages than any number
@@ -172,7 +173,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     if vol < t / 2:
         return None
     if kind in ("account", "api_key"):
-        url, dup = get("url"), get("dup_body")
+        dup = get("dup_body")
         fresh = get("new_destination") >= t / 2 or (state.young(step)
                                                      and _bursting(state, step, ctx))
         # One text over and over. For an account that always sends one template the
@@ -180,10 +181,15 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # counts as repeated even when that is no surprise (its links still must be).
         repeated = dup >= t / 2 or ("dup_body" in signals
                                     and signals["dup_body"].value >= REPEATED_SHARE)
-        if url >= t / 2 and repeated and fresh and url + dup >= t:
-            score = vol + url + dup + get("new_destination")
+        # Links to hosts the account did not link to: links where it sent none, or,
+        # from an account whose texts always carry links, a site that is not its own.
+        # A shop's campaign to its mailing list (new recipients and all) links to the
+        # shop's own site.
+        links = get("new_link")
+        if links >= t / 2 and repeated and fresh and links + dup >= t:
+            score = vol + links + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
-                            ("volume", "url", "dup_body", "new_destination"),
+                            ("volume", "url", "dup_body", "new_destination", "new_link"),
                             _origin_scope(state, ctx))
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
                 and _mostly_not_codes(state)):
@@ -288,6 +294,7 @@ _FEATURE_NAMES = {
     "new_destination": "new_destination_share",
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",
+    "new_link": "new_link_host_share",
     "url": "url_share",
     "dup_body": "duplicate_body_share",
     "delivered": "delivered_rate",

@@ -29,6 +29,7 @@ from detector.features import (
     NEW_DEST,
     NEW_IP,
     NEW_KEY,
+    NEW_LINK,
     OTP,
     OTP_NUMBERS,
     PREMIUM,
@@ -97,6 +98,7 @@ DEFAULT_PRIORS = {
     "premium": 0.02,
     "new_key": 0.01,
     "new_ip": 0.05,
+    "new_link": 0.02,
 }
 
 KINDS: dict[str, ScopeKind] = {
@@ -128,11 +130,13 @@ SHARE_SIGNALS = {
     "premium": (PREMIUM, "up"),
     "new_key": (NEW_KEY, "up"),
     "new_ip": (NEW_IP, "up"),
+    "new_link": (NEW_LINK, "up"),
 }
 SHARES_BY_KIND = {
     "account": ("url", "dup_body", "new_destination", "new_country", "sequential", "premium",
-                "new_key", "new_ip"),
-    "api_key": ("url", "dup_body", "new_destination", "new_country", "premium", "new_ip"),
+                "new_key", "new_ip", "new_link"),
+    "api_key": ("url", "dup_body", "new_destination", "new_country", "premium", "new_ip",
+                "new_link"),
     "account_country": ("new_destination", "sequential", "premium"),
     "prefix": ("sequential", "premium"),
     "destination": (),
@@ -208,6 +212,7 @@ class ScopeState:
         self.recent_numbers: deque[tuple[int, list[int]]] = deque()
         self.number_pool: list[int] = []
         self.recent_fingerprints: dict[int, int] = {}
+        self.seen_links: dict[int, int] = {}  # link hosts' fingerprint -> first step
         self.recent_otp_numbers: dict[str, int] = {}
         self.recent_verified_numbers: dict[str, int] = {}
         self.seen_countries: dict[str, int] = {}
@@ -254,6 +259,11 @@ class ScopeState:
             self._close_destinations(step, buf, seen)
         if self.kind.track_bodies and buf.fingerprints:
             self._close_bodies(step, buf)
+            if buf.links:
+                # Not zeroed in a young scope: links it never sent are new to it, and
+                # its own young-scope spam rule needs to see that.
+                v[NEW_LINK] = _novel(buf.links, self.seen_links, step,
+                                     NOVELTY_MINUTES * self.steps_per_min)
         if buf.otp_numbers:
             v[OTP_NUMBERS] = _fresh(buf.otp_numbers, self.recent_otp_numbers, step,
                                     10 * self.steps_per_min)

@@ -1,0 +1,60 @@
+"""A shop's own campaign to its mailing list is no spam burst; the same burst linking
+to a site the shop never linked to is.
+
+Both streams are one busy shop: two hours of marketing texts that link to its own
+site, sent to its customers. Then ten minutes at fifteen times its level, one text,
+to a list of which most numbers it never texted before (a mailing list reaches
+people the last few hours did not). Only the link differs.
+"""
+
+from __future__ import annotations
+
+import random
+
+from hand_streams import alerts_of
+
+T0 = 1_772_400_000_000
+MINUTE = 60_000
+SHOP_SITE = "https://shop.example.com/c/{}"
+LURE_SITE = "https://parcel-fee-help.top/{}"
+
+
+def _marketing(ts: int, mid: str, destination: str, body: str) -> dict:
+    return {"topic": "sms.send", "value": {
+        "message_id": mid, "ts": ts, "account_id": "shop", "destination": destination,
+        "category": "marketing", "body": body, "price": 0.03, "api_key_id": "key_shop",
+        "source_ip": "10.0.0.7", "route": "gb-main"}}
+
+
+def _shop_with_burst(link: str) -> tuple[list[dict], int]:
+    rng = random.Random(5)
+    numbers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 3_000)]
+    regulars, mailing_list = numbers[:600], numbers[:]
+    rng.shuffle(mailing_list)  # the regulars and 2,400 people not texted lately
+    records = []
+    for n in range(120 * 20):  # two hours at twenty texts a minute, to its regulars
+        ts = T0 + n * 3_000 + rng.randrange(3_000)
+        records.append(_marketing(ts, f"m{n}", rng.choice(regulars),
+                                  f"Spring sale: 20% off at {SHOP_SITE.format(n % 97)}"))
+    start = T0 + 125 * MINUTE
+    for n, number in enumerate(mailing_list):  # then ten minutes at 300 a minute
+        ts = start + n * 200 + rng.randrange(200)
+        records.append(_marketing(ts, f"c{n}", number,
+                                  f"Last day: 30% off everything at {link.format(n)}"))
+    return records, start
+
+
+def test_a_shops_campaign_to_its_list_linking_to_its_own_site_is_no_spam() -> None:
+    records, _ = _shop_with_burst(SHOP_SITE)
+    alerts = alerts_of(records)
+    assert not [a for a in alerts if a["kind"] == "spam_burst"]
+    assert not [a for a in alerts if a["action"] != "none"]
+
+
+def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam() -> None:
+    records, start = _shop_with_burst(LURE_SITE)
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+             and a["account_id"] == "shop" and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+    evidence = {e["feature"] for a in found for e in a["evidence"]}
+    assert "new_link_host_share" in evidence
