@@ -43,6 +43,9 @@ PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
 STATE_FORMAT = 3
+# What pumping does rather than where it sends: codes nobody enters, numbers in a run.
+# At the alert bar they keep a scope's level from learning (ScopeState.traced).
+BEHAVIOURAL_TRACES = ("conversion", "sequential")
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
@@ -434,6 +437,8 @@ class FamilyProcessor:
             return None
         self.counters[f"evaluations:{scope.kind.name}"] += 1
         signals = scope.signals(step)
+        scope.traced = any(name in signals and signals[name].surprise >= threshold
+                           for name in BEHAVIOURAL_TRACES)
         ctx = Context(threshold=threshold,
                       sensitivity=self.config.sensitivity_of(account_id),
                       holding=holding,

@@ -233,6 +233,12 @@ class ScopeState:
         self.pending = [0.0] * WIDTH
         self.last_learn_step: int | None = None
         self.last_judged_step: int | None = None
+        # The last judgement showed a fraud trace at the alert bar (OTPs going
+        # unverified, numbers in a run) whether or not a finding followed: until a
+        # judgement says otherwise the level does not learn. Pumping inside a busy
+        # account can stay under the volume bar for minutes, and each minute learnt
+        # would raise the bar it has to clear (a ramp is learnt as the new normal).
+        self.traced = False
         self.history_before = 0  # the account's distinct numbers when this scope began
 
     # -- gathering -------------------------------------------------------
@@ -559,7 +565,8 @@ class ScopeState:
         if flagged or span <= 0:
             return
         ts = (step + 1) * self.step_ms
-        self.rate.learn_one({"ts": ts, "count": pending[SENDS], "span": span})
+        if not self.traced:
+            self.rate.learn_one({"ts": ts, "count": pending[SENDS], "span": span})
         if pending[SENDS]:
             # A young scope is judged against the population: its fraud traces do not
             # teach yet, or an attack that starts with the scope's life (a pumped range,
