@@ -140,6 +140,7 @@ class PolicyConfig:
     warning_score: float = 6.0
     critical_score: float = 12.0
     clear_ratio: float = 0.5
+    # The most a `limit` allows (sends a second); below it, the judged scope's normal pace.
     throttle_rate_per_s: float = 1.0
 
 

@@ -73,6 +73,9 @@ class Finding:
     step: int
     evidence: list[dict]
     throttle_scope: dict[str, str] | None
+    # The judged scope's own normal pace (its baseline, sends a second): what a limit
+    # holds the throttled scope to, so it cuts the excess and lets the usual through.
+    normal_rate_per_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +283,10 @@ def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Sign
         code = max(state.error_codes, key=lambda c: (state.error_codes[c], c))
         evidence.append({"feature": "top_error_code_share", "value": _round(
             state.error_codes[code] / total), "baseline": None, "error_code": code})
+    per_minute = state.rate.expected((step + 1) * state.step_ms, state.steps_per_min)
     return Finding(kind, state.kind.name, state.scope_id, state.kind.entity_type,
-                   ctx.entity_id, account_id, round(score, 3), step, evidence, throttle_scope)
+                   ctx.entity_id, account_id, round(score, 3), step, evidence, throttle_scope,
+                   per_minute / 60.0)
 
 
 _FEATURE_NAMES = {

@@ -250,7 +250,7 @@ class Policy:
             "alert_id": alert_id,
         }
         if command_action == "limit":
-            command["rate_per_s"] = self.p.throttle_rate_per_s
+            command["rate_per_s"] = limit_rate(finding, self.p.throttle_rate_per_s)
         episode.throttle = {"scope_key": scope_key, "scope": scope, "action": command_action,
                             "expires_at": command["expires_at"], "alert_id": alert_id}
         return self._command_output(command)
@@ -335,3 +335,25 @@ def _canonical(scope: dict[str, str]) -> str:
 
 def _digest(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+# A limit never goes below one send a minute: slower than that it is a block, which
+# only a critical finding or a repeat offence earns.
+MIN_LIMIT_PER_S = 1 / 60
+
+
+def limit_rate(finding: Finding, ceiling: float) -> float:
+    """Sends a second a ``limit`` allows: the judged scope's normal pace, at most
+    ``ceiling`` (``policy.throttle_rate_per_s``). A fixed rate would let a slow attack
+    through whole: pumping at twenty sends a minute never reaches one a second.
+
+    >>> from types import SimpleNamespace as F
+    >>> limit_rate(F(normal_rate_per_s=0.05), 1.0), limit_rate(F(normal_rate_per_s=None), 1.0)
+    (0.05, 1.0)
+    >>> limit_rate(F(normal_rate_per_s=0.0001), 1.0)
+    0.0167
+    """
+    normal = finding.normal_rate_per_s
+    if normal is None:
+        return ceiling
+    return round(min(ceiling, max(MIN_LIMIT_PER_S, normal)), 4)

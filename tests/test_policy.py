@@ -53,6 +53,20 @@ def test_escalation_re_alerts_and_hardens_the_throttle() -> None:
                                                           "prefix": "+23670"}
 
 
+def test_a_limit_holds_the_scope_to_its_normal_pace() -> None:
+    """Twenty pumped sends a minute never reach one a second: a fixed limit would stop
+    none of them. The limit is the judged scope's baseline, capped by the config."""
+    policy, state = Policy(Config()), PolicyState()
+    slow = _finding(8.0)
+    slow.normal_rate_per_s = 1.5 / 60  # one and a half sends a minute
+    (limit,) = _commands(policy.step(state, [slow], 0))
+    assert limit["action"] == "limit" and limit["rate_per_s"] == 0.025
+    busy = _finding(8.0, entity="acct_2")
+    busy.normal_rate_per_s = 40.0
+    (capped,) = _commands(policy.step(state, [busy], 1))
+    assert capped["rate_per_s"] == Config().policy.throttle_rate_per_s
+
+
 def test_commands_expire_by_themselves_and_are_released_when_calm() -> None:
     config = Config()
     release_steps = config.policy.release_after_s // STEP_S
