@@ -322,7 +322,8 @@ def _dominant(counts: dict[str, int]) -> str | None:
 
 
 def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
-    """Narrowest scope holding the attack: account x prefix, then account, then prefix."""
+    """Narrowest scope holding the attack: account x prefix, then account x country (for
+    a finding on the account in one country), then account, then prefix."""
     depth = ctx.prefix_depth + 1
     by_prefix: dict[str, int] = {}
     for destination, count in state.last_step_destinations.items():
@@ -337,6 +338,10 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     scope = {"account_id": ctx.account_id or ""}
     if prefix is not None:
         scope["prefix"] = prefix
+    elif state.kind.name == "account_country":
+        # Pumped numbers mixed with the account's honest ones in this country: the
+        # country still holds the attack, the account's other countries need not stop.
+        scope["country"] = state.scope_id.rsplit("|", 1)[1]
     return scope
 
 

@@ -401,15 +401,31 @@ def test_pumping_hidden_in_a_busy_account_s_small_country_is_found() -> None:
     two, before any code is old enough to count as unverified. Learnt as it came in,
     that rise would be the new normal by the time conversion shows the pumping."""
     rng = random.Random(21)
-    found = [a["ts"] - HIDDEN_START
-             for a in alerts_of(_busy_account_with_a_small_country(rng, pumped=True))
+    found = [a for a in alerts_of(_busy_account_with_a_small_country(rng, pumped=True))
              if a["kind"] == "sms_pumping" and a["account_id"] == "big"
              and a["action"] != "none"]
     # Learning the rise as it came in, this took over ten minutes.
-    assert found and min(found) <= 7 * MINUTE
+    assert found and min(a["ts"] for a in found) - HIDDEN_START <= 7 * MINUTE
+    # Its home traffic goes on: the throttle names the pumped country or range.
+    assert all({"country", "prefix"} & set(a["throttle_scope"]) for a in found)
 
 
 def test_a_busy_account_s_small_country_without_pumping_raises_nothing() -> None:
     rng = random.Random(21)
     alerts = alerts_of(_busy_account_with_a_small_country(rng, pumped=False))
     assert not [a for a in alerts if a["kind"] != "anomaly"]
+
+
+def test_pumping_mixed_with_a_country_s_honest_numbers_is_throttled_in_that_country() -> None:
+    """No range dominates the step (pumped and honest numbers alike): the throttle
+    falls back to the account in that one country, never to the whole account."""
+    from detector.findings import Context, _pumping_scope
+    from detector.scopes import KINDS, ScopeState
+
+    scope = ScopeState(KINDS["account_country"], "big|UZ", 10_000, 12, seed=1)
+    scope.last_step_destinations = {"+998918000001": 1, "+998935550123": 1}
+    ctx = Context(threshold=6.0, sensitivity=1.0, holding=frozenset(), hold_threshold=3.0,
+                  prefix_depth=5, account_id="big", entity_id="big")
+    assert _pumping_scope(scope, ctx) == {"account_id": "big", "country": "UZ"}
+    scope.last_step_destinations = {"+998918000001": 3, "+998935550123": 1}
+    assert _pumping_scope(scope, ctx) == {"account_id": "big", "prefix": "+99891"}
