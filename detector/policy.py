@@ -157,7 +157,7 @@ class Policy:
             command = self._throttle(state, finding, episode, action, step, ts, alert_id)
             if command is not None:
                 out.append(command)
-            if previous is not None:
+            if previous is not None and not _held(state, previous["scope_key"], ts):
                 # After the narrower command, so the attack is never left unthrottled.
                 out.append(self._release(
                     previous, step, ts, f"{finding.kind} on {finding.entity_type} "
@@ -265,6 +265,10 @@ class Policy:
         throttle = episode.throttle
         if throttle is None or throttle["expires_at"] <= ts:
             return []
+        if _held(state, throttle["scope_key"], ts):
+            # Another threat on this entity throttles the same scope (a hijacked key's
+            # lures and its takeover): releasing it would lift that one's block too.
+            return []
         return [self._release(throttle, step, ts, f"{episode.kind} on {episode.entity_type} "
                                                   f"{episode.entity_id} is normal again")]
 
@@ -335,6 +339,13 @@ def _canonical(scope: dict[str, str]) -> str:
 
 def _digest(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def _held(state: PolicyState, scope_key: str, ts: int) -> bool:
+    """Does an open episode still throttle ``scope_key``? A gateway keeps one command
+    per scope, so a release of it lifts every episode's throttle there."""
+    return any(e.throttle is not None and e.throttle["scope_key"] == scope_key
+               and e.throttle["expires_at"] > ts for e in state.episodes.values())
 
 
 # A limit never goes below one send a minute: slower than that it is a block, which

@@ -67,6 +67,29 @@ def test_a_limit_holds_the_scope_to_its_normal_pace() -> None:
     assert capped["rate_per_s"] == Config().policy.throttle_rate_per_s
 
 
+def test_a_scope_another_threat_still_throttles_is_not_released() -> None:
+    """A hijacked key's lures (spam on the key) and the takeover itself (on the
+    account) block the same account x key. The lures stopping must not lift the block
+    the takeover still holds: a gateway keeps one command per scope."""
+    config = Config()
+    policy, state, out = Policy(config), PolicyState(), []
+    scope = {"account_id": "acct_1", "api_key_id": "k_new"}
+    release_steps = config.policy.release_after_s // STEP_S
+    for step in range(2 * release_steps):
+        spam = _finding(30.0, "spam_burst", step, entity="k_new")
+        takeover = _finding(30.0, "account_takeover", step)
+        spam.entity_type, spam.throttle_scope = "api_key", dict(scope)
+        takeover.throttle_scope = dict(scope)
+        findings = [takeover] + ([spam] if step < 3 else [])
+        out += policy.step(state, findings, step)
+    commands = _commands(out)
+    assert commands and all(c["scope"] == scope for c in commands)
+    assert not [c for c in commands if c["action"] == "release"]
+    out = [o for step in range(2 * release_steps, 4 * release_steps)
+           for o in policy.step(state, [], step)]
+    assert [c["action"] for c in _commands(out)] == ["release"]
+
+
 def test_commands_expire_by_themselves_and_are_released_when_calm() -> None:
     config = Config()
     release_steps = config.policy.release_after_s // STEP_S
