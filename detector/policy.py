@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.config import Config
-from detector.findings import ANOMALY, THROTTLED_KINDS, Finding
+from detector.findings import ANOMALY, BOMBING, THROTTLED_KINDS, Finding
 from detector.signing import sign_command
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -173,13 +173,21 @@ class Policy:
         the account (account x prefix inside the prefix, see ``_narrower``), a
         prefix-wide block only stops everyone else's traffic. Returns the throttle
         given up (the caller issues the narrower one, then releases this); never
-        widens: a broader proposal keeps the episode's scope.
+        widens a prefix: a broader proposal keeps the episode's scope. Bombing is the
+        exception, see ``_every_sender``.
         """
         current = episode.throttle
         if current is None or current["expires_at"] <= ts:
             return None
         proposed = {k: v for k, v in (finding.throttle_scope or {}).items() if v}
-        if not _narrower(proposed, current["scope"]):
+        if finding.kind == BOMBING:
+            # The other way round for a bombed handset: the first minute may show one
+            # site's forms, the next ones the bomber's other sites. The number is
+            # throttled for every sender once no one sender dominates it.
+            change = _every_sender(proposed, current["scope"])
+        else:
+            change = _narrower(proposed, current["scope"])
+        if not change:
             return None
         episode.throttle = None
         return current
@@ -331,6 +339,21 @@ def _narrower(proposed: dict[str, str], current: dict[str, str]) -> bool:
     if "account_id" in current or "account_id" not in proposed:
         return False
     return all(proposed.get(key) == value for key, value in current.items())
+
+
+def _every_sender(proposed: dict[str, str], current: dict[str, str]) -> bool:
+    """Does ``proposed`` throttle for every sender the number ``current`` throttles for
+    one account?
+
+    >>> _every_sender({"prefix": "+447400123456"},
+    ...               {"account_id": "a1", "prefix": "+447400123456"})
+    True
+    >>> _every_sender({"account_id": "a2", "prefix": "+447400123456"},
+    ...               {"account_id": "a1", "prefix": "+447400123456"})
+    False
+    """
+    return ("account_id" not in proposed and "account_id" in current
+            and proposed.get("prefix") == current.get("prefix"))
 
 
 def _canonical(scope: dict[str, str]) -> str:

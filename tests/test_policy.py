@@ -90,6 +90,27 @@ def test_a_scope_another_threat_still_throttles_is_not_released() -> None:
     assert [c["action"] for c in _commands(out)] == ["release"]
 
 
+def test_a_bombed_number_is_throttled_for_every_sender_once_none_dominates() -> None:
+    """The first minute showed one site's forms; then the bomber's other sites joined.
+    The number is throttled for every sender, and the one-account throttle released."""
+    policy, state = Policy(Config()), PolicyState()
+    number = "+917971947312"
+    first = _finding(8.0, "sms_bombing", 0, entity=number)
+    first.entity_type, first.throttle_scope = "destination", {"account_id": "site_a",
+                                                              "prefix": number}
+    later = _finding(8.0, "sms_bombing", 6, entity=number)
+    later.entity_type, later.throttle_scope = "destination", {"prefix": number}
+    out = policy.step(state, [first], 0) + policy.step(state, [later], 6)
+    assert [(c["action"], c["scope"]) for c in _commands(out)] == [
+        ("limit", {"account_id": "site_a", "prefix": number}),
+        ("limit", {"prefix": number}),
+        ("release", {"account_id": "site_a", "prefix": number})]
+    again = _finding(8.0, "sms_bombing", 12, entity=number)
+    again.entity_type, again.throttle_scope = "destination", {"account_id": "site_b",
+                                                              "prefix": number}
+    assert not _commands(policy.step(state, [again], 12))  # no narrowing back
+
+
 def test_commands_expire_by_themselves_and_are_released_when_calm() -> None:
     config = Config()
     release_steps = config.policy.release_after_s // STEP_S
