@@ -51,6 +51,7 @@ PUMPING, TAKEOVER, SPAM, BOMBING, DEGRADATION, ANOMALY = (
 THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
 DOMINANT_SHARE = 0.6
 REPEATED_SHARE = 0.9  # of a window's sends with a body seen in it before: one text
+MIN_UNVERIFIED = 3  # unverified codes that say where pumping goes (see _pumped_numbers)
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).
 BURST_RATIO = 3.0
@@ -326,7 +327,7 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     a finding on the account in one country), then account, then prefix."""
     depth = ctx.prefix_depth + 1
     by_prefix: dict[str, int] = {}
-    for destination, count in state.last_step_destinations.items():
+    for destination, count in _pumped_numbers(state).items():
         by_prefix[destination[:depth]] = by_prefix.get(destination[:depth], 0) + count
     prefix = _dominant(by_prefix)
     if state.kind.name == "prefix":
@@ -343,6 +344,15 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
         # country still holds the attack, the account's other countries need not stop.
         scope["country"] = state.scope_id.rsplit("|", 1)[1]
     return scope
+
+
+def _pumped_numbers(state: ScopeState) -> dict[str, int]:
+    """Where the pumping goes: the last ten minutes' codes that nobody entered, when
+    there are a few, else the last step's numbers. In a busy account the last step
+    may hold more honest numbers than pumped ones, in another range."""
+    verified = state.recent_verified_numbers
+    unverified = {n: 1 for n in state.recent_otp_numbers if n not in verified}
+    return unverified if len(unverified) >= MIN_UNVERIFIED else state.last_step_destinations
 
 
 def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:

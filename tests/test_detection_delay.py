@@ -429,3 +429,19 @@ def test_pumping_mixed_with_a_country_s_honest_numbers_is_throttled_in_that_coun
     assert _pumping_scope(scope, ctx) == {"account_id": "big", "country": "UZ"}
     scope.last_step_destinations = {"+998918000001": 3, "+998935550123": 1}
     assert _pumping_scope(scope, ctx) == {"account_id": "big", "prefix": "+99891"}
+
+
+def test_pumping_is_throttled_where_the_unverified_codes_go() -> None:
+    """The last step of a busy account may hold more honest numbers than pumped ones:
+    the range is read off the last ten minutes' codes that nobody entered."""
+    from detector.findings import Context, _pumping_scope
+    from detector.scopes import KINDS, ScopeState
+
+    scope = ScopeState(KINDS["account_country"], "big|KG", 10_000, 12, seed=1)
+    scope.last_step_destinations = {"+996555000001": 2, "+996222000009": 1}
+    scope.recent_otp_numbers = {f"+99622200000{i}": 1 for i in range(5)}
+    scope.recent_otp_numbers["+996555000001"] = 1
+    scope.recent_verified_numbers = {"+996555000001": 1}
+    ctx = Context(threshold=6.0, sensitivity=1.0, holding=frozenset(), hold_threshold=3.0,
+                  prefix_depth=5, account_id="big", entity_id="big")
+    assert _pumping_scope(scope, ctx) == {"account_id": "big", "prefix": "+99622"}
