@@ -188,8 +188,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # Links to hosts the account did not link to: links where it sent none, or,
         # from an account whose texts always carry links, a site that is not its own.
         # A shop's campaign to its mailing list (new recipients and all) links to the
-        # shop's own site.
+        # shop's own site. An account that appeared mid-stream has no site of its own
+        # yet: its links only need to be a surprise.
         links = get("new_link")
+        if state.young(step) and not _met_at_startup(state, ctx):
+            links = max(links, get("url"))
         if links >= t / 2 and repeated and fresh and links + dup >= t:
             score = vol + links + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,

@@ -146,6 +146,9 @@ RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten min
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
 TREES_AFTER_LESSONS = 120
 NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
+# A young scope's credentials in use by this many minutes into its life are its own;
+# one first used later is new to it (see ScopeState.close).
+ORIGIN_SETTLED_MINUTES = 10
 # Fraud traces are rare in honest traffic everywhere: their baselines start from
 # a strong population prior, so a new scope cannot learn an attack as normal in
 # its first minutes.
@@ -266,8 +269,6 @@ class ScopeState:
         if self.kind.track_bodies and buf.fingerprints:
             self._close_bodies(step, buf)
             if buf.links:
-                # Not zeroed in a young scope: links it never sent are new to it, and
-                # its own young-scope spam rule needs to see that.
                 v[NEW_LINK] = _novel(buf.links, self.seen_links, step,
                                      NOVELTY_MINUTES * self.steps_per_min)
         if buf.otp_numbers:
@@ -284,8 +285,17 @@ class ScopeState:
             self.last_step_keys = buf.keys
         if self.young(step):
             # Everything is new to a new scope: novelty only means something
-            # against a history, so it is remembered but not counted yet.
-            v[NEW_DEST] = v[NEW_COUNTRY] = v[NEW_KEY] = v[NEW_IP] = 0.0
+            # against a history, so it is remembered but not counted yet. A key,
+            # address or country first used well after the scope's opening minutes is
+            # the exception: a small account hijacked in its first hour has a history
+            # of its own to be new against. Likewise a link host: a shop met in its
+            # first hour has been linking to its own site all along.
+            v[NEW_DEST] = 0.0
+            settled = self.first_step + ORIGIN_SETTLED_MINUTES * self.steps_per_min
+            v[NEW_COUNTRY] = _first_used_after(buf.countries, self.seen_countries, settled)
+            v[NEW_KEY] = _first_used_after(buf.keys, self.seen_keys, settled)
+            v[NEW_IP] = _first_used_after(buf.ips, self.seen_ips, settled)
+            v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
         if buf.error_codes:
@@ -664,6 +674,12 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
     while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= step - horizon):
         del recent[next(iter(recent))]
     return fresh
+
+
+def _first_used_after(current: dict[str, int], first_seen: dict[str, int], step: int
+                      ) -> float:
+    """Sends in ``current`` from keys first seen after ``step`` (as ``_novel`` noted)."""
+    return sum(count for key, count in current.items() if first_seen.get(key, step) > step)
 
 
 def _novel(current: dict[str, int], first_seen: dict[str, int], step: int, horizon: int

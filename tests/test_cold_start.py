@@ -101,3 +101,43 @@ def test_lures_from_an_account_that_appears_mid_stream_are_spam_at_once() -> Non
     found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
              and a.get("account_id") == "lures"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+
+
+def _tiny_account_hijacked(rng: random.Random, new_key: bool) -> tuple[list[dict], int]:
+    """A shop keeps the stream busy; a tiny account texts a UK customer every ten
+    minutes from its own key. Forty minutes in, a hundred texts a minute to India
+    and the Philippines, from a key and an address it never used (or its own)."""
+    records = _confirmations(rng, 60)
+    for n in range(4):
+        ts = T0 + (2 + 10 * n) * MINUTE + rng.randrange(MINUTE)
+        records.append({"topic": "sms.send", "value": {
+            "message_id": f"tiny-{n}", "ts": ts, "account_id": "tiny",
+            "destination": f"+447400{rng.randrange(1_000_000):06d}", "category": "marketing",
+            "body": "Your table is booked", "price": 0.04, "api_key_id": "key_tiny",
+            "source_ip": "10.0.0.5", "route": "gb-main"}})
+    start = T0 + 40 * MINUTE
+    for n in range(1_000):
+        ts = start + n * 600 + rng.randrange(600)
+        number = (f"+9198{rng.randrange(10**8):08d}" if n % 2
+                  else f"+63917{rng.randrange(10**7):07d}")
+        records.append({"topic": "sms.send", "value": {
+            "message_id": f"hijack-{n}", "ts": ts, "account_id": "tiny",
+            "destination": number, "category": "marketing", "body": "Claim your prize now",
+            "price": 0.01, "api_key_id": "key_stolen" if new_key else "key_tiny",
+            "source_ip": "45.0.0.9" if new_key else "10.0.0.5", "route": "intl"}})
+    return records, start
+
+
+def test_a_small_account_hijacked_in_its_first_hour_is_a_takeover() -> None:
+    """Everything is new to a scope in its first hour, but not a key first used
+    half an hour into it: the account had a credential of its own by then."""
+    records, start = _tiny_account_hijacked(random.Random(4), new_key=True)
+    found = [a for a in alerts_of(records) if a["kind"] == "account_takeover"
+             and a["account_id"] == "tiny"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+    assert found[0]["throttle_scope"] == {"account_id": "tiny", "api_key_id": "key_stolen"}
+
+
+def test_the_same_burst_from_the_account_s_own_key_is_no_takeover() -> None:
+    records, _ = _tiny_account_hijacked(random.Random(4), new_key=False)
+    assert not [a for a in alerts_of(records) if a["kind"] == "account_takeover"]
