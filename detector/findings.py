@@ -52,6 +52,7 @@ THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
 DOMINANT_SHARE = 0.6
 REPEATED_SHARE = 0.9  # of a window's sends with a body seen in it before: one text
 MIN_UNVERIFIED = 3  # unverified codes that say where pumping goes (see _pumped_numbers)
+BLOCK_DIGITS = 2  # a range-wide block stops every sender in 1/100 of the range only
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).
 BURST_RATIO = 3.0
@@ -157,7 +158,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             # an older scope's new-country share is about many sends, not one fact).
             fraud += get("new_country")
     t = bar(PUMPING)
-    if fraud >= t and (vol >= t / 2 or state.young(step)):
+    # Two behavioural traces at once stand in for the volume: codes nobody enters
+    # (which a broken verification feed also shows) in a run of numbers (which an
+    # enterprise texting its staff's number block also shows). A range pumped a few
+    # sends a minute by each of many accounts barely moves the range's volume.
+    both = get("conversion") >= t / 2 and get("sequential") >= t / 2
+    if fraud >= t and (vol >= t / 2 or state.young(step) or both):
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "high_price",
@@ -338,7 +344,10 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
         top, top_share = state.top_account()
         if top is not None and top_share >= DOMINANT_SHARE:
             return {"account_id": top, "prefix": prefix}
-        return {"prefix": prefix}
+        # Every sender is stopped: only in the block of the range the pumping goes to,
+        # when it goes to one (a ring walks a block; the range's honest senders
+        # mostly text elsewhere in it).
+        return {"prefix": _block_of(_pumped_numbers(state), prefix)}
     scope = {"account_id": ctx.account_id or ""}
     if prefix is not None:
         scope["prefix"] = prefix
@@ -347,6 +356,24 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
         # country still holds the attack, the account's other countries need not stop.
         scope["country"] = state.scope_id.rsplit("|", 1)[1]
     return scope
+
+
+def _block_of(numbers: dict[str, int], prefix: str) -> str:
+    """The sub-range ``BLOCK_DIGITS`` digits below ``prefix`` that most of ``numbers``
+    fall in, or ``prefix`` itself when none holds most of them.
+
+    >>> _block_of({"+99292103601": 3, "+99292103688": 2, "+99292555000": 1}, "+99292")
+    '+9929210'
+    >>> _block_of({"+99292103601": 1, "+99292555000": 1}, "+99292")
+    '+99292'
+    """
+    depth = len(prefix) + BLOCK_DIGITS
+    by_block: dict[str, int] = {}
+    for number, count in numbers.items():
+        if number.startswith(prefix) and len(number) > depth:
+            by_block[number[:depth]] = by_block.get(number[:depth], 0) + count
+    block = _dominant(by_block) if by_block else None
+    return block if block is not None else prefix
 
 
 def _pumped_numbers(state: ScopeState) -> dict[str, int]:

@@ -445,3 +445,54 @@ def test_pumping_is_throttled_where_the_unverified_codes_go() -> None:
     ctx = Context(threshold=6.0, sensitivity=1.0, holding=frozenset(), hold_threshold=3.0,
                   prefix_depth=5, account_id="big", entity_id="big")
     assert _pumping_scope(scope, ctx) == {"account_id": "big", "prefix": "+99622"}
+
+
+TJ_PRICE = 0.37
+
+
+def _range_pumped_by_many_accounts(rng: random.Random, pumped: bool) -> tuple[list[dict], int]:
+    """Two hours of honest codes to Tajik mobiles (+99292) from three accounts that
+    check codes themselves (no verification feed), in bursts: a batch of five every
+    five minutes, as a shop's sign-up rushes come. Eight small accounts text a few
+    codes at home, verified. From
+    the returned start, if ``pumped``, each of them sends a code every three minutes or
+    so into one block of the range, the ring walking it number by number; nobody
+    verifies."""
+    records: list[dict] = []
+    for n in range(24 * 5):
+        batch = T0 + (n // 5) * 5 * MINUTE
+        ts = batch + rng.randrange(MINUTE)
+        account, number, mid = f"tj_{n % 3}", f"+99292{rng.randrange(10**7):07d}", f"tj-{n}"
+        records += [_send(ts, mid, account, number, TJ_PRICE, "tj-direct"),
+                    _dlr(ts + 4_000, mid, account, number, route="tj-direct")]
+    for i in range(8):  # the small accounts' own few codes at home, verified
+        for k in range(2):
+            ts = T0 + (50 + 20 * k + i) * MINUTE
+            records += _honest_otp(rng, ts, 100 * i + k, f"small_{i}", "+44740012",
+                                   HOME_PRICE, "gb-main")
+    start = T0 + 100 * MINUTE
+    if pumped:
+        ts, n = start, 0
+        while ts < start + 30 * MINUTE:
+            ts += 20_000 + rng.randrange(10_000)  # eight accounts, each every ~3 minutes
+            number, mid = f"+992921036{100 + n + rng.randrange(3):03d}", f"ring-{n}"
+            records += [_send(ts, mid, f"small_{n % 8}", number, TJ_PRICE, "tj-direct"),
+                        _dlr(ts + 4_000, mid, f"small_{n % 8}", number, route="tj-direct")]
+            n += 1
+    return records, start
+
+
+def test_a_range_pumped_a_little_by_each_of_many_accounts_is_blocked_in_its_block() -> None:
+    """No account is busy and the range's volume hardly moves, but its numbers run in
+    sequence and nobody enters the codes: two behavioural traces at once. Every
+    sender is stopped, in the pumped block only."""
+    records, start = _range_pumped_by_many_accounts(random.Random(31), pumped=True)
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+             and a["entity"] == {"type": "prefix", "id": "+99292"} and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - start <= 6 * MINUTE
+    assert found[0]["throttle_scope"] == {"prefix": "+9929210"}
+
+
+def test_the_range_s_honest_senders_alone_raise_no_pumping() -> None:
+    records, _ = _range_pumped_by_many_accounts(random.Random(31), pumped=False)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
