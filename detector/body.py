@@ -19,6 +19,10 @@ True
 >>> personal = "Hi Anna, your package is held. Pay at https://pkg-help.xyz/q9"
 >>> body_features(personal).fingerprint == body_features(lure.format("zz")).fingerprint
 True
+>>> body_features("Kafyex: 30% off at https://kafyex.co/s", sender="Kafyex").own_link
+True
+>>> body_features(lure.format("ab12"), sender="Kafyex").own_link
+False
 """
 
 from __future__ import annotations
@@ -41,12 +45,18 @@ class BodyFeatures:
     has_url: bool
     fingerprint: int  # CRC-32 of the normalised text; 0 when there is no body
     length: int  # characters
+    # Every link goes to a host that carries the sender's name (sender "Kafyex",
+    # kafyex.co): a brand linking to its own site. A lure sent under a hijacked
+    # account's sender name links somewhere else.
+    own_link: bool = False
 
 
 NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+MIN_BRAND_CHARS = 4  # a sender name shorter than this matches too many hosts by chance
 
 
-def body_features(body: str | None) -> BodyFeatures:
+def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
     if not body:
         return NO_BODY
     text = body.lower()
@@ -60,4 +70,14 @@ def body_features(body: str | None) -> BodyFeatures:
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
+        own_link=bool(hosts) and _names_sender(hosts, sender),
     )
+
+
+def _names_sender(hosts: list[str], sender: str | None) -> bool:
+    """Does every host carry the (alphabetic) sender name? Numeric senders (short and
+    long codes) name no site."""
+    brand = _NOT_ALNUM.sub("", sender.lower()) if sender else ""
+    if len(brand) < MIN_BRAND_CHARS or brand.isdigit():
+        return False
+    return all(brand in _NOT_ALNUM.sub("", host) for host in hosts)

@@ -28,7 +28,10 @@ CATEGORISED = 20
 # Sends whose links go to hosts the scope had not linked to before the last hour: a
 # lure points somewhere new, a shop's own campaign to the shop's site.
 NEW_LINK = 21
-WIDTH = 22
+# Sends with links to a site that does not carry the sender's name (all links, when the
+# gateway sends no sender id): the URL share that a brand's own campaign cannot raise.
+FOREIGN_URL = 22
+WIDTH = 23
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -87,6 +90,8 @@ class StepBuffer:
             v[PREMIUM] += 1
         if ev.has_url:
             v[URL] += 1
+            if not ev.own_link:
+                v[FOREIGN_URL] += 1
         destinations, accounts = self.destinations, self.accounts
         destinations[destination] = destinations.get(destination, 0) + 1
         accounts[ev.account_id] = accounts.get(ev.account_id, 0) + 1
@@ -94,7 +99,7 @@ class StepBuffer:
         if fingerprint:
             prints = self.fingerprints
             prints[fingerprint] = prints.get(fingerprint, 0) + 1
-            if ev.has_url:
+            if ev.has_url and not ev.own_link:  # a brand linking to its own site is no lure
                 links = self.links
                 links[fingerprint] = links.get(fingerprint, 0) + 1
         if track_origin:

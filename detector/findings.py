@@ -195,14 +195,15 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # from an account whose texts always carry links, a site that is not its own.
         # A shop's campaign to its mailing list (new recipients and all) links to the
         # shop's own site. An account that appeared mid-stream has no site of its own
-        # yet: its links only need to be a surprise.
+        # yet: its links only need to be a surprise, unless they carry its sender name.
         links = get("new_link")
         if state.young(step) and not _met_at_startup(state, ctx):
-            links = max(links, get("url"))
+            links = max(links, get("foreign_url"))
         if links >= t / 2 and repeated and fresh and links + dup >= t:
             score = vol + links + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
-                            ("volume", "url", "dup_body", "new_destination", "new_link"),
+                            ("volume", "url", "dup_body", "new_destination", "new_link",
+                             "foreign_url"),
                             _origin_scope(state, ctx))
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
                 and _mostly_not_codes(state)):
@@ -310,6 +311,7 @@ _FEATURE_NAMES = {
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",
     "new_link": "new_link_host_share",
+    "foreign_url": "foreign_link_share",
     "url": "url_share",
     "dup_body": "duplicate_body_share",
     "delivered": "delivered_rate",

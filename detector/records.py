@@ -83,6 +83,7 @@ class SendEvent(_Record):
     has_url: bool = False
     body_fingerprint: int = 0
     body_length: int = 0
+    own_link: bool = False  # its links name the sender (see detector.body)
     role: str = SEND
     # Set by the account's processor: does this account report OTP verifications
     # lately? An OTP is evidence of "nobody verified it" only if verifications of
@@ -186,13 +187,14 @@ class RecordParser:
         price = _optional(value, "price", (int, float))
         if price is not None and not 0 <= price <= MAX_PRICE:
             raise Rejected("bad_value", f"price {price}")
-        features = body_features(body)
+        sender_id = _optional_id(value, "sender_id")
+        features = body_features(body, sender_id)
         return SendEvent(
             message_id=message_id, ts=ts, account_id=account_id, destination=destination,
             country=info.country, calling_code=info.calling_code, number_type=info.number_type,
             api_key_id=_optional_id(value, "api_key_id"),
             source_ip=_optional_id(value, "source_ip"),
-            sender_id=_optional_id(value, "sender_id"),
+            sender_id=sender_id,
             category=category,
             segments=segments or 1,
             price=float(price or 0.0),
@@ -200,6 +202,7 @@ class RecordParser:
             has_url=features.has_url,
             body_fingerprint=features.fingerprint,
             body_length=features.length,
+            own_link=features.own_link,
         )
 
     def _dlr(self, value: Mapping[str, Any]) -> DlrEvent:

@@ -24,6 +24,7 @@ from detector.features import (
     DLRS,
     DUP_BODY,
     FAILED,
+    FOREIGN_URL,
     MONEY,
     NEW_COUNTRY,
     NEW_DEST,
@@ -99,6 +100,7 @@ DEFAULT_PRIORS = {
     "new_key": 0.01,
     "new_ip": 0.05,
     "new_link": 0.02,
+    "foreign_url": 0.05,
 }
 
 KINDS: dict[str, ScopeKind] = {
@@ -131,12 +133,13 @@ SHARE_SIGNALS = {
     "new_key": (NEW_KEY, "up"),
     "new_ip": (NEW_IP, "up"),
     "new_link": (NEW_LINK, "up"),
+    "foreign_url": (FOREIGN_URL, "up"),
 }
 SHARES_BY_KIND = {
     "account": ("url", "dup_body", "new_destination", "new_country", "sequential", "premium",
-                "new_key", "new_ip", "new_link"),
+                "new_key", "new_ip", "new_link", "foreign_url"),
     "api_key": ("url", "dup_body", "new_destination", "new_country", "premium", "new_ip",
-                "new_link"),
+                "new_link", "foreign_url"),
     "account_country": ("new_destination", "sequential", "premium"),
     "prefix": ("sequential", "premium"),
     "destination": (),

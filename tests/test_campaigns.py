@@ -69,3 +69,37 @@ def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam(
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
     evidence = {e["feature"] for a in found for e in a["evidence"]}
     assert "new_link_host_share" in evidence
+
+
+def _quiet_shop_first_campaign(link: str) -> list[dict]:
+    """A busy account keeps the stream going; a quiet shop (sender "Kafyex") first
+    texts ten minutes in, a welcome every few minutes with no link. Forty minutes in it
+    sends its first campaign: 400 a minute for five minutes, to new numbers."""
+    rng = random.Random(9)
+    records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
+                          f"Order {n} is on its way") for n in range(50 * 60)]
+    for record in records:
+        record["value"].update(account_id="courier", api_key_id="key_courier",
+                               category="transactional")
+
+    def shop(ts: int, mid: str, body: str) -> dict:
+        record = _marketing(ts, mid, f"+447400{rng.randrange(10**6):06d}", body)
+        record["value"]["sender_id"] = "Kafyex"
+        return record
+    records += [shop(T0 + (10 + 4 * n) * MINUTE, f"w{n}", "Kafyex: thanks for subscribing!")
+                for n in range(7)]
+    records += [shop(T0 + 40 * MINUTE + n * 150, f"c{n}",
+                     f"Kafyex: 30% off today only {link.format(n)}") for n in range(2_000)]
+    return records
+
+
+def test_a_quiet_shop_s_first_campaign_to_its_own_site_is_no_spam() -> None:
+    """Met mid-stream, the shop is young to the detector and every link is new to it;
+    links to a site carrying its sender name are still its own."""
+    alerts = alerts_of(_quiet_shop_first_campaign("https://kafyex.co/s/{}"))
+    assert not [a for a in alerts if a["kind"] == "spam_burst"]
+
+
+def test_the_same_first_burst_to_a_site_not_its_own_is_spam() -> None:
+    alerts = alerts_of(_quiet_shop_first_campaign(LURE_SITE))
+    assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
