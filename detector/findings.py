@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODES
+from detector.features import CATEGORISED, CODES, MONEY, SEGMENTS
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -148,6 +148,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
+    if get("conversion") < 1 and get("premium") < 1 and _ordinary_price(state):
+        # A run of numbers alone, at what an ordinary message costs: an enterprise
+        # texting its staff's number block. Pumping pays only where termination is
+        # dear, or shows in codes nobody enters.
+        fraud = 0.0
     if get("conversion") >= 1 or get("sequential") >= 1:
         # A premium-priced destination is what pays a pumping ring: it raises the odds
         # of what the behaviour shows, but is no evidence on its own (an account that
@@ -263,6 +268,14 @@ def _mostly_not_codes(state: ScopeState) -> bool:
     """
     window = state.sums.totals(W10)
     return window[CATEGORISED] - window[CODES] > window[SENDS] / 2
+
+
+def _ordinary_price(state: ScopeState) -> bool:
+    """Did the last ten minutes' sends say their price, and was it below the high
+    price? (A gateway that sends no price says nothing either way.)"""
+    window = state.sums.totals(W10)
+    segments, money = window[SEGMENTS], window[MONEY]
+    return money > 0 and segments > 0 and money / segments < state.high_price_usd
 
 
 def _met_at_startup(state: ScopeState, ctx: Context) -> bool:

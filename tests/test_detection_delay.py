@@ -496,3 +496,34 @@ def test_a_range_pumped_a_little_by_each_of_many_accounts_is_blocked_in_its_bloc
 def test_the_range_s_honest_senders_alone_raise_no_pumping() -> None:
     records, _ = _range_pumped_by_many_accounts(random.Random(31), pumped=False)
     assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def _staff_notice(rng: random.Random, price: float) -> tuple[list[dict], int]:
+    """An enterprise texts a few of its staff now and then for two hours, then sends
+    one urgent notice to all 2,000 of them: a block of consecutive numbers, in order,
+    thirty a second."""
+    staff = [f"+1416364{4000 + n:04d}" for n in range(2_000)]
+    records: list[dict] = []
+    for n in range(120):
+        ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+        records.append(_send(ts, f"s{n}", "acme", rng.choice(staff[:200]), price,
+                             route="ca-main", category="transactional",
+                             body="Acme: your shift starts at 9"))
+    start = T0 + 125 * MINUTE
+    for n, number in enumerate(staff):
+        records.append(_send(start + n * 33, f"u{n}", "acme", number, price, route="ca-main",
+                             category="transactional",
+                             body="Acme URGENT: office closed today, see https://status.acme.com"))
+    return records, start
+
+
+def test_an_enterprise_notice_to_its_staff_number_block_is_no_pumping() -> None:
+    """A run of numbers at an ordinary price, with no codes to enter: nothing pays."""
+    records, _ = _staff_notice(random.Random(41), price=0.0075)
+    alerts = alerts_of(records)
+    assert not [a for a in alerts if a["kind"] == "sms_pumping"]
+
+
+def test_the_same_run_of_numbers_at_a_premium_price_is_pumping() -> None:
+    records, _ = _staff_notice(random.Random(41), price=0.30)
+    assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
