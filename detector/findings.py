@@ -148,7 +148,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
-    if get("conversion") < 1 and get("premium") < 1 and _ordinary_price(state):
+    t = bar(PUMPING)
+    if get("conversion") < t / 2 and get("premium") < t / 2 and _ordinary_price(state):
         # A run of numbers alone, at what an ordinary message costs: an enterprise
         # texting its staff's number block. Pumping pays only where termination is
         # dear, or shows in codes nobody enters.
