@@ -163,7 +163,6 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             # Likewise a country new to an established account (young scopes only:
             # an older scope's new-country share is about many sends, not one fact).
             fraud += get("new_country")
-    t = bar(PUMPING)
     # Two behavioural traces at once stand in for the volume: codes nobody enters
     # (which a broken verification feed also shows) in a run of numbers (which an
     # enterprise texting its staff's number block also shows). A range pumped a few
@@ -349,10 +348,12 @@ def _dominant(counts: dict[str, int]) -> str | None:
 
 def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     """Narrowest scope holding the attack: account x prefix, then account x country (for
-    a finding on the account in one country), then account, then prefix."""
+    a finding on the account in one country), then account, then the pumped block of a
+    range for every sender."""
     depth = ctx.prefix_depth + 1
+    pumped = _pumped_numbers(state)
     by_prefix: dict[str, int] = {}
-    for destination, count in _pumped_numbers(state).items():
+    for destination, count in pumped.items():
         by_prefix[destination[:depth]] = by_prefix.get(destination[:depth], 0) + count
     prefix = _dominant(by_prefix)
     if state.kind.name == "prefix":
@@ -363,7 +364,7 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
         # Every sender is stopped: only in the block of the range the pumping goes to,
         # when it goes to one (a ring walks a block; the range's honest senders
         # mostly text elsewhere in it).
-        return {"prefix": _block_of(_pumped_numbers(state), prefix)}
+        return {"prefix": _block_of(pumped, prefix)}
     scope = {"account_id": ctx.account_id or ""}
     if prefix is not None:
         scope["prefix"] = prefix
@@ -388,8 +389,7 @@ def _block_of(numbers: dict[str, int], prefix: str) -> str:
     for number, count in numbers.items():
         if number.startswith(prefix) and len(number) > depth:
             by_block[number[:depth]] = by_block.get(number[:depth], 0) + count
-    block = _dominant(by_block) if by_block else None
-    return block if block is not None else prefix
+    return _dominant(by_block) or prefix
 
 
 def _pumped_numbers(state: ScopeState) -> dict[str, int]:
