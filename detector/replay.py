@@ -60,22 +60,30 @@ def replay_records(records: Iterable[Mapping[str, Any]], config: Config | None =
 def _outputs(records: Iterable[Mapping[str, Any] | bytes], det: Detector) -> Iterator[Output]:
     roles = role_map(det.config)
     for n, record in enumerate(records):
-        if isinstance(record, bytes | str):
-            try:
-                record = orjson.loads(record)
-            except orjson.JSONDecodeError:
-                record = {"topic": None, "value": record}
-        if not isinstance(record, Mapping):
-            record = {"topic": None, "value": record}
-        topic = record.get("topic")
-        role = roles.get(topic, "sms.send" if topic is None else str(topic))
-        value = record.get("value")
-        if isinstance(value, str):
-            value = value.encode()
-        if value is None or not isinstance(value, Mapping | bytes):
-            value = orjson.dumps(value)
+        topic, role, value = _unwrapped(record, roles)
         yield from det.process(role, value, source={"topic": topic, "offset": n})
     yield from det.finish()
+
+
+def _unwrapped(record: Mapping[str, Any] | bytes | str, roles: Mapping[str, str]
+               ) -> tuple[Any, str, Mapping[str, Any] | bytes]:
+    """A replay-file line as (topic, input role, value) for the parser; what is not
+    a ``{"topic", "value"}`` object is passed on whole, for the parser to reject."""
+    if isinstance(record, bytes | str):
+        try:
+            record = orjson.loads(record)
+        except orjson.JSONDecodeError:
+            record = {"topic": None, "value": record}
+    if not isinstance(record, Mapping):
+        record = {"topic": None, "value": record}
+    topic = record.get("topic")
+    role = roles.get(topic, "sms.send" if topic is None else str(topic))
+    value = record.get("value")
+    if isinstance(value, str):
+        value = value.encode()
+    if value is None or not isinstance(value, Mapping | bytes):
+        value = orjson.dumps(value)
+    return topic, role, value
 
 
 def replay_file(in_path: str | Path, out_path: str | Path, config: Config | None = None,
@@ -121,12 +129,10 @@ def parse_only(in_path: str | Path, config: Config | None = None) -> ReplaySumma
     roles, parser = role_map(det.config), det.parser
     with few_collections(), open(in_path, "rb") as src:
         for line in _count_lines(src, summary):
+            _, role, value = _unwrapped(line, roles)
             try:
-                record = orjson.loads(line)
-                parser.parse(roles.get(record.get("topic"), "sms.send"), record.get("value"))
+                parser.parse(role, value)
                 summary.accepted += 1
-            except (orjson.JSONDecodeError, AttributeError):
-                summary.rejected["not_json"] += 1
             except Rejected as err:
                 summary.rejected[err.reason] += 1
     summary.seconds = time.perf_counter() - start
