@@ -90,8 +90,10 @@ class StepBuffer:
             v[PREMIUM] += 1
         if ev.has_url:
             v[URL] += 1
-            if not ev.own_link:
+            if not ev.own_link:  # a brand linking to its own site is no lure
                 v[FOREIGN_URL] += 1
+                links = self.links  # keyed by the body's fingerprint: its link hosts
+                links[ev.body_fingerprint] = links.get(ev.body_fingerprint, 0) + 1
         destinations, accounts = self.destinations, self.accounts
         destinations[destination] = destinations.get(destination, 0) + 1
         accounts[ev.account_id] = accounts.get(ev.account_id, 0) + 1
@@ -99,9 +101,6 @@ class StepBuffer:
         if fingerprint:
             prints = self.fingerprints
             prints[fingerprint] = prints.get(fingerprint, 0) + 1
-            if ev.has_url and not ev.own_link:  # a brand linking to its own site is no lure
-                links = self.links
-                links[fingerprint] = links.get(fingerprint, 0) + 1
         if track_origin:
             _bump(self.countries, ev.country)
             if ev.api_key_id:
