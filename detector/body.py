@@ -23,6 +23,17 @@ True
 True
 >>> body_features(lure.format("ab12"), sender="Kafyex").own_link
 False
+
+Without a sender name, a link is still the sender's own when its site's name is a word
+of the text around it (a brand signs its texts); a look-alike that only contains the
+brand is not:
+
+>>> body_features("URGENT Kadri: offices closed. Updates: https://status.kadri.io").own_link
+True
+>>> body_features("Royal Mail: fee due. Pay at https://royalmail-fee.top/x").own_link
+False
+>>> body_features("USPS: package held. Update: https://usps.com-track.info/q").own_link
+False
 """
 
 from __future__ import annotations
@@ -46,13 +57,17 @@ class BodyFeatures:
     fingerprint: int  # CRC-32 of the normalised text; 0 when there is no body
     length: int  # characters
     # Every link goes to a host that carries the sender's name (sender "Kafyex",
-    # kafyex.co): a brand linking to its own site. A lure sent under a hijacked
-    # account's sender name links somewhere else.
+    # kafyex.co) or whose site name the text itself signs with ("Kadri: ...",
+    # kadri.io): a brand linking to its own site. A lure sent under a hijacked
+    # account's name links somewhere else.
     own_link: bool = False
 
 
 NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_WORD = re.compile(r"[a-z0-9]+")
+# Second-level labels under which a country's sites register (example.co.uk).
+_REGISTRY_LABELS = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or"})
 MIN_BRAND_CHARS = 4  # a sender name shorter than this matches too many hosts by chance
 
 
@@ -70,7 +85,8 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
-        own_link=bool(hosts) and _names_sender(hosts, sender),
+        own_link=bool(hosts) and (_names_sender(hosts, sender)
+                                  or _named_in_text(hosts, _LINK.sub(" ", text))),
     )
 
 
@@ -81,3 +97,26 @@ def _names_sender(hosts: list[str], sender: str | None) -> bool:
     if len(brand) < MIN_BRAND_CHARS or brand.isdigit():
         return False
     return all(brand in _NOT_ALNUM.sub("", host) for host in hosts)
+
+
+def _site_name(host: str) -> str:
+    """The name a site registered (kadri in status.kadri.io, shop in shop.co.uk), less
+    its hyphens: what a brand signs with, and what a look-alike pads (usps-track)."""
+    labels = host.split(".")
+    at = -2
+    if len(labels) > 2 and len(labels[-1]) == 2 and labels[-2] in _REGISTRY_LABELS:
+        at = -3
+    return labels[at].replace("-", "")
+
+
+def _named_in_text(hosts: list[str], words_text: str) -> bool:
+    """Is every host's site name a word of the text, or two words run together
+    ("Royal Mail", royalmail.com)? Only names long enough not to match by chance."""
+    words = _WORD.findall(words_text)
+    names = set(words)
+    names.update(a + b for a, b in zip(words, words[1:], strict=False))
+    for host in hosts:
+        site = _site_name(host)
+        if len(site) < MIN_BRAND_CHARS or site.isdigit() or site not in names:
+            return False
+    return True

@@ -140,11 +140,15 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     origin_unknown = _origin_unknown(state)
     if kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown:
         origin = max(get("new_key"), get("new_ip"))
-        spread = max(get("new_destination"), get("new_country"), get("premium"), get("url"))
+        # What a hijacker sends: to new numbers or countries, premium ranges, or links
+        # to somewhere not the account's own site. An enterprise whose app servers
+        # rotate addresses sends its urgent notice with a link to its own status page.
+        spread = max(get("new_destination"), get("new_country"), get("premium"),
+                     get("foreign_url"))
         if origin >= t and spread >= t / 2:
             return _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
                             ("volume", "new_key", "new_ip", "new_destination", "new_country",
-                             "premium", "url"), _origin_scope(state, ctx))
+                             "premium", "foreign_url"), _origin_scope(state, ctx))
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
@@ -179,11 +183,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # The gateway reports no key and no address for this account: a hijack cannot
         # show as a new credential. What it still shows, once no fraud trace says
         # pumping, is traffic to countries the account never texted, to new numbers.
-        spread = max(get("new_destination"), get("premium"), get("url"))
+        spread = max(get("new_destination"), get("premium"), get("foreign_url"))
         if get("new_country") >= t and spread >= t / 2:
             return _finding(TAKEOVER, vol + get("new_country") + spread, state, signals,
                             step, ctx, ("volume", "new_destination", "new_country",
-                                        "premium", "url"), _new_country_scope(state, step, ctx))
+                                        "premium", "foreign_url"),
+                            _new_country_scope(state, step, ctx))
     t = bar(SPAM)
     if vol < t / 2:
         return None

@@ -71,7 +71,7 @@ def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam(
     assert "new_link_host_share" in evidence
 
 
-def _quiet_shop_first_campaign(link: str) -> list[dict]:
+def _quiet_shop_first_campaign(link: str, sender: str | None = "Kafyex") -> list[dict]:
     """A busy account keeps the stream going; a quiet shop (sender "Kafyex") first
     texts ten minutes in, a welcome every few minutes with no link. Forty minutes in it
     sends its first campaign: 400 a minute for five minutes, to new numbers."""
@@ -84,7 +84,8 @@ def _quiet_shop_first_campaign(link: str) -> list[dict]:
 
     def shop(ts: int, mid: str, body: str) -> dict:
         record = _marketing(ts, mid, f"+447400{rng.randrange(10**6):06d}", body)
-        record["value"]["sender_id"] = "Kafyex"
+        if sender is not None:
+            record["value"]["sender_id"] = sender
         return record
     records += [shop(T0 + (10 + 4 * n) * MINUTE, f"w{n}", "Kafyex: thanks for subscribing!")
                 for n in range(7)]
@@ -103,3 +104,47 @@ def test_a_quiet_shop_s_first_campaign_to_its_own_site_is_no_spam() -> None:
 def test_the_same_first_burst_to_a_site_not_its_own_is_spam() -> None:
     alerts = alerts_of(_quiet_shop_first_campaign(LURE_SITE))
     assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
+
+
+def test_without_a_sender_id_a_site_the_text_signs_with_is_its_own() -> None:
+    """The gateway sends no sender id; the texts begin with the shop's name, and the
+    site they link to is registered under that name."""
+    alerts = alerts_of(_quiet_shop_first_campaign("https://kafyex.co/s/{}", sender=None))
+    assert not [a for a in alerts if a["kind"] == "spam_burst"]
+
+
+def test_without_a_sender_id_a_look_alike_of_the_name_is_still_a_lure() -> None:
+    alerts = alerts_of(_quiet_shop_first_campaign("https://kafyex-refunds.top/{}", sender=None))
+    assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
+
+
+def _staff_notice(link: str) -> list[dict]:
+    """An enterprise texts shift notices to its 400 staff, a few a minute, from three
+    app servers. Then an urgent notice to every one of them, with a link, sent by five
+    servers it never used (an emergency scales the fleet out)."""
+    rng = random.Random(21)
+    staff = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 400)]
+
+    def notice(ts: int, mid: str, number: str, body: str, server: str) -> dict:
+        record = _marketing(ts, mid, number, body)
+        record["value"].update(account_id="kadri", api_key_id="key_kadri",
+                               category="transactional", source_ip=server)
+        return record
+    records = [notice(T0 + n * 20_000 + rng.randrange(20_000), f"s{n}", rng.choice(staff),
+                      "Kadri ops: shift change confirmed", f"10.0.0.{n % 3}")
+               for n in range(360)]
+    start = T0 + 125 * MINUTE
+    records += [notice(start + n * 50, f"u{n}", number,
+                       f"URGENT Kadri: all sites closed today. Updates: {link}",
+                       f"10.0.1.{n % 5}") for n, number in enumerate(staff)]
+    return records
+
+
+def test_an_urgent_notice_from_new_servers_linking_to_its_own_site_is_no_takeover() -> None:
+    alerts = alerts_of(_staff_notice("https://status.kadri.io"))
+    assert not [a for a in alerts if a["action"] != "none"]
+
+
+def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> None:
+    alerts = alerts_of(_staff_notice("https://kadri-staff-login.top/x"))
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
