@@ -34,6 +34,14 @@ True
 False
 >>> body_features("USPS: package held. Update: https://usps.com-track.info/q").own_link
 False
+
+A lure need not carry a link: a callback scam asks the reader to phone a number. Codes,
+amounts and order numbers are not phone numbers to call:
+
+>>> body_features("Your card was charged $499.99. Not you? Call +1 888-555-0142").callback
+True
+>>> body_features("Order 1234567890 shipped; code 123456").callback
+False
 """
 
 from __future__ import annotations
@@ -48,6 +56,12 @@ _URL = re.compile(
 # A link's host without its path: lures carry a per-recipient token in the path.
 _LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?", re.I)
 _DIGITS = re.compile(r"\d+")
+# A number the text asks the reader to phone: a verb of calling, then within a few words
+# a phone number (at least seven digits, grouped or not, perhaps with a leading +).
+_CALLBACK = re.compile(
+    r"\b(?:call|ring|phone|tel|dial|contact)\b[^\d+]{0,30}(?<![a-z])(\+?\d[\d \-().]{5,}\d)",
+    re.I)
+MIN_PHONE_DIGITS = 7
 _SPACES = re.compile(r"\s+")
 
 
@@ -61,6 +75,8 @@ class BodyFeatures:
     # kadri.io): a brand linking to its own site. A lure sent under a hijacked
     # account's name links somewhere else.
     own_link: bool = False
+    # The text asks the reader to phone a number (see _CALLBACK).
+    callback: bool = False
 
 
 NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
@@ -87,7 +103,13 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         length=len(body),
         own_link=bool(hosts) and (_names_sender(hosts, sender)
                                   or _named_in_text(hosts, _LINK.sub(" ", text))),
+        callback=_asks_to_call(text),
     )
+
+
+def _asks_to_call(text: str) -> bool:
+    return any(sum(c.isdigit() for c in match.group(1)) >= MIN_PHONE_DIGITS
+               for match in _CALLBACK.finditer(text))
 
 
 def _names_sender(hosts: list[str], sender: str | None) -> bool:

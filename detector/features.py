@@ -31,7 +31,10 @@ NEW_LINK = 21
 # Sends with links to a site that does not carry the sender's name (all links, when the
 # gateway sends no sender id): the URL share that a brand's own campaign cannot raise.
 FOREIGN_URL = 22
-WIDTH = 23
+# Sends asking the reader to phone a number, in a text the scope had not sent before the
+# last hour: the lure of a callback scam, which carries no link.
+NEW_CALLBACK = 23
+WIDTH = 24
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -44,7 +47,7 @@ class StepBuffer:
     A plain class with slots: one is built per scope and step, on the hot path.
     """
 
-    __slots__ = ("values", "destinations", "fingerprints", "links", "keys", "ips",
+    __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts")
 
@@ -53,6 +56,7 @@ class StepBuffer:
         self.destinations: dict[str, int] = {}
         self.fingerprints: dict[int, int] = {}
         self.links: dict[int, int] = {}  # fingerprints of bodies with links (their hosts)
+        self.callbacks: dict[int, int] = {}  # fingerprints of bodies asking for a call
         self.keys: dict[str, int] = {}
         self.ips: dict[str, int] = {}
         self.countries: dict[str, int] = {}
@@ -94,6 +98,9 @@ class StepBuffer:
                 v[FOREIGN_URL] += 1
                 links = self.links  # keyed by the body's fingerprint: its link hosts
                 links[ev.body_fingerprint] = links.get(ev.body_fingerprint, 0) + 1
+        elif ev.callback:  # keyed by the text (digits folded): one scam, many numbers
+            calls = self.callbacks
+            calls[ev.body_fingerprint] = calls.get(ev.body_fingerprint, 0) + 1
         destinations, accounts = self.destinations, self.accounts
         destinations[destination] = destinations.get(destination, 0) + 1
         accounts[ev.account_id] = accounts.get(ev.account_id, 0) + 1

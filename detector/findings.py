@@ -206,14 +206,15 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # A shop's campaign to its mailing list (new recipients and all) links to the
         # shop's own site. An account that appeared mid-stream has no site of its own
         # yet: its links only need to be a surprise, unless they carry its sender name.
-        links = get("new_link")
+        # A callback scam's lure is a number to phone in a text the account never sent.
+        links = max(get("new_link"), get("new_callback"))
         if state.young(step) and not _met_at_startup(state, ctx):
             links = max(links, get("foreign_url"))
         if links >= t / 2 and repeated and fresh and links + dup >= t:
             score = vol + links + dup + get("new_destination")
             return _finding(SPAM, score, state, signals, step, ctx,
                             ("volume", "url", "dup_body", "new_destination", "new_link",
-                             "foreign_url"),
+                             "foreign_url", "new_callback"),
                             _origin_scope(state, ctx))
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
                 and _mostly_not_codes(state)):
@@ -329,6 +330,7 @@ _FEATURE_NAMES = {
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",
     "new_link": "new_link_host_share",
+    "new_callback": "new_callback_text_share",
     "foreign_url": "foreign_link_share",
     "url": "url_share",
     "dup_body": "duplicate_body_share",

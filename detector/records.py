@@ -84,6 +84,7 @@ class SendEvent(_Record):
     body_fingerprint: int = 0
     body_length: int = 0
     own_link: bool = False  # its links name the sender (see detector.body)
+    callback: bool = False  # it asks the reader to phone a number (see detector.body)
     role: str = SEND
     # Set by the account's processor: does this account report OTP verifications
     # lately? An OTP is evidence of "nobody verified it" only if verifications of
@@ -203,6 +204,7 @@ class RecordParser:
             body_fingerprint=features.fingerprint,
             body_length=features.length,
             own_link=features.own_link,
+            callback=features.callback,
         )
 
     def _dlr(self, value: Mapping[str, Any]) -> DlrEvent:

@@ -26,6 +26,7 @@ from detector.features import (
     FAILED,
     FOREIGN_URL,
     MONEY,
+    NEW_CALLBACK,
     NEW_COUNTRY,
     NEW_DEST,
     NEW_IP,
@@ -101,6 +102,7 @@ DEFAULT_PRIORS = {
     "new_ip": 0.05,
     "new_link": 0.02,
     "foreign_url": 0.05,
+    "new_callback": 0.02,
 }
 
 KINDS: dict[str, ScopeKind] = {
@@ -134,12 +136,13 @@ SHARE_SIGNALS = {
     "new_ip": (NEW_IP, "up"),
     "new_link": (NEW_LINK, "up"),
     "foreign_url": (FOREIGN_URL, "up"),
+    "new_callback": (NEW_CALLBACK, "up"),
 }
 SHARES_BY_KIND = {
     "account": ("url", "dup_body", "new_destination", "new_country", "sequential", "premium",
-                "new_key", "new_ip", "new_link", "foreign_url"),
+                "new_key", "new_ip", "new_link", "foreign_url", "new_callback"),
     "api_key": ("url", "dup_body", "new_destination", "new_country", "premium", "new_ip",
-                "new_link", "foreign_url"),
+                "new_link", "foreign_url", "new_callback"),
     "account_country": ("new_destination", "sequential", "premium"),
     "prefix": ("sequential", "premium"),
     "destination": (),
@@ -219,6 +222,7 @@ class ScopeState:
         self.number_pool: list[int] = []
         self.recent_fingerprints: dict[int, int] = {}
         self.seen_links: dict[int, int] = {}  # link hosts' fingerprint -> first step
+        self.seen_callbacks: dict[int, int] = {}  # callback texts' fingerprint -> first step
         self.recent_otp_numbers: dict[str, int] = {}
         self.recent_verified_numbers: dict[str, int] = {}
         self.seen_countries: dict[str, int] = {}
@@ -274,6 +278,9 @@ class ScopeState:
             if buf.links:
                 v[NEW_LINK] = _novel(buf.links, self.seen_links, step,
                                      NOVELTY_MINUTES * self.steps_per_min)
+            if buf.callbacks:
+                v[NEW_CALLBACK] = _novel(buf.callbacks, self.seen_callbacks, step,
+                                         NOVELTY_MINUTES * self.steps_per_min)
         if buf.otp_numbers:
             v[OTP_NUMBERS] = _fresh(buf.otp_numbers, self.recent_otp_numbers, step,
                                     10 * self.steps_per_min)
@@ -299,6 +306,7 @@ class ScopeState:
             v[NEW_KEY] = _first_used_after(buf.keys, self.seen_keys, settled)
             v[NEW_IP] = _first_used_after(buf.ips, self.seen_ips, settled)
             v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
+            v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks, settled)
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
         if buf.error_codes:

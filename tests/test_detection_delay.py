@@ -352,6 +352,48 @@ def test_lures_from_an_account_that_always_sends_one_text_are_spam() -> None:
     assert found and min(found) <= 2 * MINUTE
 
 
+def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list[dict], int]:
+    """A bank's card alerts (each with its support line) to its customers for two hours,
+    three a minute; then ten minutes at one every two seconds of ``burst_body``."""
+    rng = random.Random(17)
+    customers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 300)]
+    alert = "Bank: card ending {} used for GBP {}.50. Not you? Call 0800 048 {}"
+    records = []
+    for n in range(360):
+        ts = T0 + n * 20_000 + rng.randrange(20_000)
+        records.append(_send(ts, f"r{n}", "bank", rng.choice(customers), HOME_PRICE,
+                             category="transactional",
+                             body=alert.format(rng.randrange(10**4), n, rng.randrange(10**4))))
+    start = T0 + 110 * MINUTE
+    for n in range(300):
+        ts = start + n * 2_000 + rng.randrange(2_000)
+        number = (f"+447411{rng.randrange(10**6):06d}" if burst_to_new_numbers
+                  else rng.choice(customers))
+        records.append(_send(ts, f"b{n}", "bank", number, HOME_PRICE,
+                             category="transactional", body=burst_body.format(n % 90 + 10)))
+    return records, start
+
+
+def test_a_callback_scam_without_links_is_spam() -> None:
+    """No link to follow: the lure is a number to phone, in a text the account never
+    sent, to numbers it never texted."""
+    records, start = _card_alerts_then(
+        "Your account was charged GBP {}9.99 for an order. Not you? Call +44 20 7946 0123",
+        burst_to_new_numbers=True)
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "spam_burst" and a["entity"]["id"] == "bank"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+    assert "new_callback_text_share" in {e["feature"] for a in found for e in a["evidence"]}
+
+
+def test_a_bank_s_busy_hour_of_its_own_card_alerts_is_no_spam() -> None:
+    """The same pace of the texts it always sends, support line and all, is no lure."""
+    records, _ = _card_alerts_then(
+        "Bank: card ending 12{} used for GBP 9.50. Not you? Call 0800 048 1234",
+        burst_to_new_numbers=False)
+    assert not [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
+
+
 def test_honest_traffic_packed_into_one_block_of_a_range_is_no_pumping() -> None:
     """A busy account whose users' numbers all share one block of a range (the last
     four digits vary): thirty verified codes a minute put many of them within ten of
