@@ -437,6 +437,9 @@ class FamilyProcessor:
             return None
         self.counters[f"evaluations:{scope.kind.name}"] += 1
         signals = scope.signals(step)
+        spread = scope.dear_spread(step, entity.scopes.values())
+        if spread is not None:
+            signals["dear_countries"] = spread
         scope.traced = any(name in signals and signals[name].surprise >= threshold
                            for name in BEHAVIOURAL_TRACES)
         ctx = Context(threshold=threshold,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODES, MONEY, SEGMENTS
+from detector.features import CATEGORISED, CODES, MONEY, OTP, SEGMENTS
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -166,7 +166,13 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         if state.young(step):
             # Likewise a country new to an established account (young scopes only:
             # an older scope's new-country share is about many sends, not one fact).
-            fraud += get("new_country")
+            fraud += get("new_country") + get("dear_countries")
+    elif "dear_countries" in signals and _feed_silent(state):
+        # Several dear countries new to the account at once, and no verification feed
+        # to say whether their users are real: the spread is the behaviour (revenue
+        # share fraud over many ranges), and each country's price and novelty count.
+        # (With a feed, unverified codes are the behaviour, as above.)
+        fraud += get("high_price") + get("new_country") + get("dear_countries")
     # Two behavioural traces at once stand in for the volume: codes nobody enters
     # (which a broken verification feed also shows) in a run of numbers (which an
     # enterprise texting its staff's number block also shows). A range pumped a few
@@ -176,7 +182,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "high_price",
-                         "new_country"),
+                         "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
     t = bar(TAKEOVER)
     if origin_unknown and vol >= t / 2:
@@ -276,6 +282,12 @@ def _mostly_not_codes(state: ScopeState) -> bool:
     return window[CATEGORISED] - window[CODES] > window[SENDS] / 2
 
 
+def _feed_silent(state: ScopeState) -> bool:
+    """Did none of the last ten minutes' sends come from an account that reports its
+    users' verifications (so conversion can never speak for them)?"""
+    return state.sums.total_of(W10, OTP) == 0
+
+
 def _ordinary_price(state: ScopeState) -> bool:
     """Did the last ten minutes' sends say their price, and was it below the high
     price? (A gateway that sends no price says nothing either way.)"""
@@ -326,6 +338,7 @@ _FEATURE_NAMES = {
     "premium": "premium_rate_number_share",
     "high_price": "price_per_segment_usd",
     "new_country": "new_country_share",
+    "dear_countries": "new_high_price_countries",
     "new_destination": "new_destination_share",
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",

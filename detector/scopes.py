@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from math import log10
 from operator import add
@@ -173,6 +174,9 @@ PRICED_KINDS = frozenset({"account_country", "prefix"})
 # An account that had texted this many distinct numbers before it first sent to a
 # country is established: that country is new to it (see ScopeState.signals).
 ESTABLISHED_DESTINATIONS = 50
+# Sends in ten minutes that make a new country one the account is really texting, not
+# a traveller or two asking for a code.
+OPENING_SENDS = 5
 
 
 @dataclass(slots=True)
@@ -391,6 +395,33 @@ class ScopeState:
         last hour", so novelty means nothing yet, and its volume has no history."""
         return (self.first_step is None
                 or step - self.first_step < NOVELTY_MINUTES * self.steps_per_min)
+
+    def opens_dear_country(self, step: int) -> bool:
+        """Is this the account's first hour in a high-priced country, with real traffic
+        (see OPENING_SENDS)? (Only an established account's new country also counts as
+        new: a young account needs one more country at once to raise the same odds.)"""
+        if self.kind.name != "account_country" or not self.young(step):
+            return False
+        t10 = self.sums.totals(W10)
+        return (t10[SENDS] >= OPENING_SENDS and t10[SEGMENTS] > 0
+                and t10[MONEY] / t10[SEGMENTS] >= self.high_price_usd)
+
+    def dear_spread(self, step: int, siblings: Iterable[ScopeState]) -> Signal | None:
+        """Several high-priced countries new to the account at once, this one among them.
+
+        An account opens a new market one at a time (a launch); a pumping ring that
+        owns ranges in several expensive countries turns a sign-up form on all of them.
+        Each further country is one more fact as unlikely as this one: a send to a
+        country new to the account, at a premium price.
+        """
+        if not self.opens_dear_country(step):
+            return None
+        others = sum(1 for s in siblings if s is not self and s.opens_dear_country(step))
+        if not others:
+            return None
+        priors = self.kind.priors
+        each = -log10(priors["new_country"]) - log10(priors["premium"])
+        return Signal(others * each, others + 1.0, 1.0)
 
     def ready(self) -> bool:
         total = self.sums.total_of

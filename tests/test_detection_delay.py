@@ -103,6 +103,72 @@ def test_honest_traffic_to_an_expensive_country_is_not_pumping() -> None:
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
 
 
+# Mobile ranges of three expensive countries: (range, national digits after it).
+DEAR_RANGES = (("+9936", 7), ("+99890", 7), ("+23276", 6))
+DEAR_PRICE = 0.27
+
+
+def _opening_countries(rng: random.Random, account: str, ranges: tuple, verified: bool,
+                       minutes: int = 20) -> list[dict]:
+    """From ATTACK_START, a code every five seconds to random numbers of each range."""
+    out: list[dict] = []
+    for head, free in ranges:
+        for i in range(minutes * 12):
+            ts = ATTACK_START + i * 5_000 + rng.randrange(5_000)
+            number = f"{head}{rng.randrange(10 ** free):0{free}d}"
+            mid = f"{account}-{head}-{i}"
+            out += [_send(ts, mid, account, number, DEAR_PRICE, "intl"),
+                    _dlr(ts + 3_000, mid, account, number, route="intl")]
+            if verified and rng.random() < 0.8:
+                out.append(_verify(ts + int(1_000 * _typing_delay_s(rng)), mid, account,
+                                   number))
+    return out
+
+
+def _without_feed(records: list[dict]) -> list[dict]:
+    return [r for r in records if r["topic"] != "sms.verify"]
+
+
+def test_pumping_spread_over_several_dear_countries_without_a_feed_is_found() -> None:
+    """No verifications reach the detector and the numbers are scattered: what is left
+    is an established account opening three expensive countries at once."""
+    rng = random.Random(23)
+    records = _without_feed(_home_traffic(rng, "acct_ir", 90))
+    records += _opening_countries(rng, "acct_ir", DEAR_RANGES, verified=False)
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "sms_pumping" and a["account_id"] == "acct_ir"
+             and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
+    assert "new_high_price_countries" in {e["feature"] for a in found for e in a["evidence"]}
+
+
+def test_a_quiet_account_opening_three_dear_countries_at_once_is_pumping() -> None:
+    """An account that had texted a dozen numbers has no countries of its own to be new
+    against; three expensive ones at once are still what a ring does."""
+    rng = random.Random(31)
+    records = _without_feed(_home_traffic(rng, "acct_q", 12))
+    records += _opening_countries(rng, "acct_q", DEAR_RANGES, verified=False)
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "sms_pumping" and a["account_id"] == "acct_q"
+             and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
+
+
+def test_one_dear_country_opened_without_a_feed_is_no_pumping() -> None:
+    """A launch opens one market at a time."""
+    rng = random.Random(23)
+    records = _without_feed(_home_traffic(rng, "acct_ir", 90))
+    records += _opening_countries(rng, "acct_ir", DEAR_RANGES[:1], verified=False)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def test_several_dear_countries_whose_users_verify_are_no_pumping() -> None:
+    rng = random.Random(23)
+    records = _home_traffic(rng, "acct_ir", 90)
+    records += _opening_countries(rng, "acct_ir", DEAR_RANGES, verified=True)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 BY_PRICE = 0.22
 
 
