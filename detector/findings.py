@@ -196,7 +196,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                                         "premium", "foreign_url"),
                             _new_country_scope(state, step, ctx))
     t = bar(SPAM)
-    if vol < t / 2:
+    # Lures from a stranger: links to a site the account never linked to, sent with a
+    # key or from an address it never used. That needs no volume: a ring spreading its
+    # lures over many small stolen accounts keeps each within its bursty history's pace.
+    stranger_lure = (kind in ("account", "api_key") and get("new_link") >= t
+                     and max(get("new_key"), get("new_ip")) >= t / 2)
+    if vol < t / 2 and not stranger_lure:
         return None
     if kind in ("account", "api_key"):
         dup = get("dup_body")

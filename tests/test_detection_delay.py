@@ -418,6 +418,44 @@ def test_lures_from_an_account_that_always_sends_one_text_are_spam() -> None:
     assert found and min(found) <= 2 * MINUTE
 
 
+def _sparse_account_then(burst_body: str, burst_ip: str) -> tuple[list[dict], int]:
+    """A small shop texts an order update every twelve minutes or so for three hours,
+    always from one address. Then, for ten minutes, a text every seven seconds to new
+    numbers, sent from ``burst_ip``."""
+    rng = random.Random(29)
+    records = []
+    for n in range(15):
+        ts = T0 + n * 12 * MINUTE + rng.randrange(6 * MINUTE)
+        record = _send(ts, f"o{n}", "shop", f"+447400{rng.randrange(10**6):06d}", HOME_PRICE,
+                       category="transactional", body=f"Shop: order {n} has shipped")
+        record["value"]["source_ip"] = "10.0.0.1"
+        records.append(record)
+    start = T0 + 185 * MINUTE
+    for n in range(85):
+        ts = start + n * 7_000 + rng.randrange(7_000)
+        record = _send(ts, f"l{n}", "shop", f"+447411{rng.randrange(10**6):06d}", HOME_PRICE,
+                       category="transactional", body=burst_body.format(n))
+        record["value"]["source_ip"] = burst_ip
+        records.append(record)
+    return records, start
+
+
+def test_lures_from_a_new_address_through_a_small_account_are_spam() -> None:
+    """A ring spreads its lures over many small stolen accounts: each one's pace stays
+    within what a bursty history allows, but the links and the address are strangers."""
+    records, start = _sparse_account_then("USPS: parcel held. Pay at https://usps-fee.top/{}",
+                                          "45.202.171.58")
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "spam_burst" and a["account_id"] == "shop" and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - start <= 5 * MINUTE
+
+
+def test_its_own_texts_from_a_new_address_at_that_pace_are_no_spam() -> None:
+    """A new server sending the shop's usual texts is no stranger's lure."""
+    records, _ = _sparse_account_then("Shop: order {} has shipped", "10.0.0.1")
+    assert not [a for a in alerts_of(records) if a["action"] != "none"]
+
+
 def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list[dict], int]:
     """A bank's card alerts (each with its support line) to its customers for two hours,
     three a minute; then ten minutes at one every two seconds of ``burst_body``."""
