@@ -493,10 +493,10 @@ class ScopeState:
         # share: judge 1, 3 and 10 minutes and keep the strongest.
         best: Signal | None = None
         for window in (t1, self.sums.totals(W3), t10):
-            if window[DLRS] >= kind.min_dlrs:
-                got = Signal(
-                    self.delivered.score_one({"hits": window[DELIVERED], "trials": window[DLRS]}),
-                    share(window[DELIVERED], window[DLRS]), self.delivered.mean)
+            hits, trials = _own_reports(window, sees_sends=t10[SENDS] > 0)
+            if trials >= kind.min_dlrs:
+                got = Signal(self.delivered.score_one({"hits": hits, "trials": trials}),
+                             share(hits, trials), self.delivered.mean)
                 if best is None or got.surprise > best.surprise:
                     best = got
         if best is not None:
@@ -505,7 +505,10 @@ class ScopeState:
             new_code = self._new_code_signal(step, t1, t10)
             if new_code is not None:
                 out["new_error_code"] = new_code
-        sent = self.sums.totals(WDLR)[SENDS]
+        # Sends old enough to have been reported, against this window's reports. When
+        # traffic falls (a campaign ends) the lagged window's oldest sends reported
+        # before this window began: no more trials are counted than this window sent.
+        sent = min(self.sums.totals(WDLR)[SENDS], t10[SENDS])
         if kind.name == "route" and sent >= kind.min_dlrs:
             got = min(t10[DLRS], sent)
             out["dlr_coverage"] = Signal(
@@ -716,6 +719,23 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
     while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= step - horizon):
         del recent[next(iter(recent))]
     return fresh
+
+
+def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:
+    """Delivered reports and reports that a window's own sends account for.
+
+    Reports beyond the window's sends are the slow tail of earlier sends, and the slow
+    reports are the bad ones (a campaign's late "unknown"s and failures come minutes
+    after its deliveries): counted in full, they make a route that delivers as well as
+    ever read as failing once the burst is over. So the excess is taken out of the
+    undelivered reports first. A scope that sees reports but no sends (a gateway whose
+    sends do not name the route) keeps them all.
+    """
+    hits, trials, sends = window[DELIVERED], window[DLRS], window[SENDS]
+    if not sees_sends or trials <= sends:
+        return hits, trials
+    undelivered = max(0.0, trials - hits - (trials - sends))
+    return sends - undelivered, sends
 
 
 def _first_used_after(current: dict[str, int], first_seen: dict[str, int], step: int
