@@ -113,20 +113,19 @@ def _opening_countries(rng: random.Random, account: str, ranges: tuple, verified
     """From ATTACK_START, a code every five seconds to random numbers of each range."""
     out: list[dict] = []
     for head, free in ranges:
-        for i in range(minutes * 12):
-            ts = ATTACK_START + i * 5_000 + rng.randrange(5_000)
-            number = f"{head}{rng.randrange(10 ** free):0{free}d}"
-            mid = f"{account}-{head}-{i}"
-            out += [_send(ts, mid, account, number, DEAR_PRICE, "intl"),
-                    _dlr(ts + 3_000, mid, account, number, route="intl")]
-            if verified and rng.random() < 0.8:
-                out.append(_verify(ts + int(1_000 * _typing_delay_s(rng)), mid, account,
-                                   number))
+        out += _scattered_codes(rng, account, head, free, minutes * 12, 5_000, 5_000,
+                                DEAR_PRICE, "intl", verified)
     return out
 
 
 def _without_feed(records: list[dict]) -> list[dict]:
     return [r for r in records if r["topic"] != "sms.verify"]
+
+
+def _pumping_acted_on(records: list[dict], account: str) -> list[dict]:
+    """The ``sms_pumping`` alerts on ``account`` that came with a throttle."""
+    return [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+            and a["account_id"] == account and a["action"] != "none"]
 
 
 def test_pumping_spread_over_several_dear_countries_without_a_feed_is_found() -> None:
@@ -135,9 +134,7 @@ def test_pumping_spread_over_several_dear_countries_without_a_feed_is_found() ->
     rng = random.Random(23)
     records = _without_feed(_home_traffic(rng, "acct_ir", 90))
     records += _opening_countries(rng, "acct_ir", DEAR_RANGES, verified=False)
-    found = [a for a in alerts_of(records)
-             if a["kind"] == "sms_pumping" and a["account_id"] == "acct_ir"
-             and a["action"] != "none"]
+    found = _pumping_acted_on(records, "acct_ir")
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
     assert "new_high_price_countries" in {e["feature"] for a in found for e in a["evidence"]}
 
@@ -148,9 +145,7 @@ def test_a_quiet_account_opening_three_dear_countries_at_once_is_pumping() -> No
     rng = random.Random(31)
     records = _without_feed(_home_traffic(rng, "acct_q", 12))
     records += _opening_countries(rng, "acct_q", DEAR_RANGES, verified=False)
-    found = [a for a in alerts_of(records)
-             if a["kind"] == "sms_pumping" and a["account_id"] == "acct_q"
-             and a["action"] != "none"]
+    found = _pumping_acted_on(records, "acct_q")
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
 
 
@@ -182,14 +177,23 @@ def _burst_abroad(rng: random.Random, account: str, verified: bool, head: str) -
     """From ATTACK_START, an OTP every two seconds for five minutes to numbers scattered
     over the Belarusian mobile range ``head`` (nine national digits in all), delivered;
     four in five verified after a user's typing delay, or none ever."""
+    return _scattered_codes(rng, account, head, 13 - len(head), 150, 2_000, 1_000, BY_PRICE,
+                            "by-direct", verified)
+
+
+def _scattered_codes(rng: random.Random, account: str, head: str, free: int, count: int,
+                     gap_ms: int, jitter_ms: int, price: float, route: str,
+                     verified: bool) -> list[dict]:
+    """From ATTACK_START, ``count`` codes ``gap_ms`` apart to random numbers of the range
+    ``head`` (``free`` more digits), delivered; four in five verified after a user's
+    typing delay, or none ever."""
     out: list[dict] = []
-    free = 13 - len(head)
-    for i in range(150):
-        ts = ATTACK_START + i * 2_000 + rng.randrange(1_000)
+    for i in range(count):
+        ts = ATTACK_START + i * gap_ms + rng.randrange(jitter_ms)
         number = f"{head}{rng.randrange(10 ** free):0{free}d}"
-        mid = f"{account}-by-{i}"
-        out += [_send(ts, mid, account, number, BY_PRICE, "by-direct"),
-                _dlr(ts + 3_000, mid, account, number, route="by-direct")]
+        mid = f"{account}-{head}-{i}"
+        out += [_send(ts, mid, account, number, price, route),
+                _dlr(ts + 3_000, mid, account, number, route=route)]
         if verified and rng.random() < 0.8:
             out.append(_verify(ts + int(1_000 * _typing_delay_s(rng)), mid, account, number))
     return out
