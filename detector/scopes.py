@@ -416,7 +416,11 @@ class ScopeState:
         """
         if not self.opens_dear_country(step):
             return None
-        others = sum(1 for s in siblings if s is not self and s.opens_dear_country(step))
+        # Only siblings that closed a step in the last minute: a scope's windows move
+        # when it closes, so a quiet one's would still hold sends long past.
+        recent = step - self.steps_per_min
+        others = sum(1 for s in siblings if s is not self and s.last_closed is not None
+                     and s.last_closed > recent and s.opens_dear_country(step))
         if not others:
             return None
         priors = self.kind.priors
@@ -734,8 +738,7 @@ def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:
     hits, trials, sends = window[DELIVERED], window[DLRS], window[SENDS]
     if not sees_sends or trials <= sends:
         return hits, trials
-    undelivered = max(0.0, trials - hits - (trials - sends))
-    return sends - undelivered, sends
+    return min(hits, sends), sends
 
 
 def _first_used_after(current: dict[str, int], first_seen: dict[str, int], step: int
