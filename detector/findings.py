@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODES, MONEY, OTP, SEGMENTS
+from detector.features import CATEGORISED, CODES, OTP
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -296,9 +296,8 @@ def _feed_silent(state: ScopeState) -> bool:
 def _ordinary_price(state: ScopeState) -> bool:
     """Did the last ten minutes' sends say their price, and was it below the high
     price? (A gateway that sends no price says nothing either way.)"""
-    window = state.sums.totals(W10)
-    segments, money = window[SEGMENTS], window[MONEY]
-    return money > 0 and segments > 0 and money / segments < state.high_price_usd
+    price = state.segment_price()
+    return price is not None and 0 < price < state.high_price_usd
 
 
 def _met_at_startup(state: ScopeState, ctx: Context) -> bool:

@@ -304,13 +304,19 @@ class ScopeState:
             # the exception: a small account hijacked in its first hour has a history
             # of its own to be new against. Likewise a link host: a shop met in its
             # first hour has been linking to its own site all along.
+            # (Only what the kind tracks: the others' memories are empty, and a young
+            # prefix or number, the commonest scope of all, need not look.)
             v[NEW_DEST] = 0.0
             settled = self.first_step + ORIGIN_SETTLED_MINUTES * self.steps_per_min
-            v[NEW_COUNTRY] = _first_used_after(buf.countries, self.seen_countries, settled)
-            v[NEW_KEY] = _first_used_after(buf.keys, self.seen_keys, settled)
-            v[NEW_IP] = _first_used_after(buf.ips, self.seen_ips, settled)
-            v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
-            v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks, settled)
+            if self.kind.track_origin:
+                v[NEW_COUNTRY] = _first_used_after(buf.countries, self.seen_countries,
+                                                   settled)
+                v[NEW_KEY] = _first_used_after(buf.keys, self.seen_keys, settled)
+                v[NEW_IP] = _first_used_after(buf.ips, self.seen_ips, settled)
+            if self.kind.track_bodies:
+                v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
+                v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks,
+                                                    settled)
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
         if buf.error_codes:
@@ -402,9 +408,10 @@ class ScopeState:
         new: a young account needs one more country at once to raise the same odds.)"""
         if self.kind.name != "account_country" or not self.young(step):
             return False
-        t10 = self.sums.totals(W10)
-        return (t10[SENDS] >= OPENING_SENDS and t10[SEGMENTS] > 0
-                and t10[MONEY] / t10[SEGMENTS] >= self.high_price_usd)
+        if self.sums.total_of(W10, SENDS) < OPENING_SENDS:
+            return False
+        price = self.segment_price()
+        return price is not None and price >= self.high_price_usd
 
     def dear_spread(self, step: int, siblings: Iterable[ScopeState]) -> Signal | None:
         """Several high-priced countries new to the account at once, this one among them.
@@ -472,9 +479,9 @@ class ScopeState:
                 run = self._run_signal(step)
                 if run is not None and run.surprise > out["sequential"].surprise:
                     out["sequential"] = run
-            if kind.name in PRICED_KINDS and self.young(step) and t10[SEGMENTS] > 0:
-                price = t10[MONEY] / t10[SEGMENTS]
-                if price >= self.high_price_usd:
+            if kind.name in PRICED_KINDS and self.young(step):
+                price = self.segment_price()
+                if price is not None and price >= self.high_price_usd:
                     # One fact about the destination, not one per send (every send of
                     # a single-country scope costs about the same): worth the odds of a
                     # premium-priced send in honest traffic, once. The finding rules
@@ -509,18 +516,24 @@ class ScopeState:
             new_code = self._new_code_signal(step, t1, t10)
             if new_code is not None:
                 out["new_error_code"] = new_code
-        # Sends old enough to have been reported, against this window's reports. When
-        # traffic falls (a campaign ends) the lagged window's oldest sends reported
-        # before this window began: no more trials are counted than this window sent.
-        sent = min(self.sums.totals(WDLR)[SENDS], t10[SENDS])
-        if kind.name == "route" and sent >= kind.min_dlrs:
-            got = min(t10[DLRS], sent)
-            out["dlr_coverage"] = Signal(
-                self.dlr_coverage.score_one({"hits": got, "trials": sent}),
-                share(got, sent), self.dlr_coverage.mean)
+        if kind.name == "route":
+            out.update(self._coverage_signal(t10))
         if kind.use_trees and self.trees is not None and "volume" in out:
             out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
         return out
+
+    def _coverage_signal(self, t10: list[float]) -> dict[str, Signal]:
+        """A route's report coverage: reports against sends old enough to be reported.
+
+        When traffic falls (a campaign ends) the lagged window's oldest sends reported
+        before this window began: no more trials are counted than this window sent.
+        """
+        sent = min(self.sums.total_of(WDLR, SENDS), t10[SENDS])
+        if sent < self.kind.min_dlrs:
+            return {}
+        got = min(t10[DLRS], sent)
+        return {"dlr_coverage": Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
+                                       share(got, sent), self.dlr_coverage.mean)}
 
     def _share_baseline(self, name: str) -> ProportionBaseline:
         weight = STRONG_PRIOR_TRIALS if name in FRAUD_TRACES else 20.0
@@ -690,6 +703,11 @@ class ScopeState:
 
     def money(self, window: int = W10) -> float:
         return self.sums.totals(window)[MONEY]
+
+    def segment_price(self) -> float | None:
+        """What the last ten minutes' sends cost a segment; None without segments."""
+        window = self.sums.totals(W10)
+        return window[MONEY] / window[SEGMENTS] if window[SEGMENTS] > 0 else None
 
     def sends(self, window: int = W1) -> float:
         return self.sums.totals(window)[SENDS]
