@@ -91,7 +91,7 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         return NO_BODY
     text = body.lower()
     has_url = _URL.search(text) is not None
-    hosts = sorted(set(_LINK.findall(text))) if has_url else None
+    hosts: list[str] = sorted(set(_LINK.findall(text))) if has_url else []
     normalised = ("<" + "|".join(hosts) + ">" if hosts
                   else " ".join(_DIGITS.sub("#", text).split()))
     return BodyFeatures(

@@ -407,8 +407,8 @@ class FamilyProcessor:
         out: list[Output] = []
         for step in ready:
             findings: list[Finding] = []
-            seen = entity.seen_destinations and SeenBeforeStep.of(
-                entity.seen_destinations, entity.scopes.values(), step)
+            seen = (None if entity.seen_destinations is None else SeenBeforeStep.of(
+                entity.seen_destinations, entity.scopes.values(), step))
             for scope in entity.scopes.values():
                 if step in scope.open:
                     finding = self._close_scope(entity, key, scope, step, seen)

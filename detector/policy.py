@@ -157,11 +157,13 @@ class Policy:
             command = self._throttle(state, finding, episode, action, step, ts, alert_id)
             if command is not None:
                 out.append(command)
-            if previous is not None and not _held(state, previous["scope_key"], ts):
+            narrowed = episode.throttle
+            if (previous is not None and narrowed is not None
+                    and not _held(state, previous["scope_key"], ts)):
                 # After the narrower command, so the attack is never left unthrottled.
                 out.append(self._release(
                     previous, step, ts, f"{finding.kind} on {finding.entity_type} "
-                    f"{finding.entity_id} narrowed to {_canonical(episode.throttle['scope'])}"))
+                    f"{finding.entity_id} narrowed to {_canonical(narrowed['scope'])}"))
         return out
 
     def _narrow(self, episode: Episode, finding: Finding, ts: int) -> dict[str, Any] | None:

@@ -77,7 +77,10 @@ def _unwrapped(record: Mapping[str, Any] | bytes | str, roles: Mapping[str, str]
     if not isinstance(record, Mapping):
         record = {"topic": None, "value": record}
     topic = record.get("topic")
-    role = roles.get(topic, "sms.send" if topic is None else str(topic))
+    if isinstance(topic, str):
+        role = roles.get(topic, topic)
+    else:  # no topic: the parser judges it as a send; a non-string one (a list): unknown
+        role = "sms.send" if topic is None else str(topic)
     value = record.get("value")
     if isinstance(value, str):
         value = value.encode()

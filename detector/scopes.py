@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from math import log10
 from operator import add
+from typing import TypeVar
 
 from detector.features import (
     DELIVERED,
@@ -48,7 +49,7 @@ from detector.features import (
     sequential_count,
     share,
 )
-from detector.sketches import RotatingBloom
+from detector.sketches import DestinationMemory
 from detector.windows import SlidingSums
 from models.halfspace import SquashedHalfSpaceTrees
 from models.proportion import ProportionBaseline
@@ -58,6 +59,7 @@ from models.surprise import binomial_surprise
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
 W1, W10, W60, WCONV, WDLR, W3 = range(6)
 MINUTE_MS = 60_000
+K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ class ScopeState:
         return buf
 
     # -- closing ---------------------------------------------------------
-    def close(self, step: int, seen: RotatingBloom | None) -> StepBuffer:
+    def close(self, step: int, seen: DestinationMemory | None) -> StepBuffer:
         """Fold the open step into the windows; return its buffer (now closed)."""
         buf = self.open.pop(step)
         v = buf.values
@@ -330,7 +332,8 @@ class ScopeState:
         self.pending = list(map(add, self.pending, v))  # same sums as a zip, in C
         return buf
 
-    def _close_destinations(self, step: int, buf: StepBuffer, seen: RotatingBloom | None) -> None:
+    def _close_destinations(self, step: int, buf: StepBuffer,
+                            seen: DestinationMemory | None) -> None:
         v = buf.values
         if seen is not None:
             new = 0  # a plain loop: no generator per close
@@ -759,13 +762,13 @@ def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:
     return min(hits, sends), sends
 
 
-def _first_used_after(current: dict[str, int], first_seen: dict[str, int], step: int
+def _first_used_after(current: dict[K, int], first_seen: dict[K, int], step: int
                       ) -> float:
     """Sends in ``current`` from keys first seen after ``step`` (as ``_novel`` noted)."""
     return sum(count for key, count in current.items() if first_seen.get(key, step) > step)
 
 
-def _novel(current: dict[str, int], first_seen: dict[str, int], step: int, horizon: int
+def _novel(current: dict[K, int], first_seen: dict[K, int], step: int, horizon: int
            ) -> float:
     """Sends in ``current`` from keys first seen less than ``horizon`` steps ago.
 

@@ -20,8 +20,20 @@ False
 from __future__ import annotations
 
 import zlib
+from typing import Protocol
 
 _HASHES = 4
+
+
+class DestinationMemory(Protocol):
+    """What a scope reads of an account's memory of numbers: the filter itself, or
+    the answers it gave for one step (``detector.families.SeenBeforeStep``)."""
+
+    count: int
+    capacity: int
+    previous: bytearray | None
+
+    def add(self, item: str) -> bool: ...
 
 
 class RotatingBloom:

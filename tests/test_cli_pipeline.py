@@ -107,6 +107,16 @@ def test_parse_only_takes_in_what_the_replay_accepts(replayed, tmp_path):
     assert intake.seconds > 0
 
 
+def test_a_replay_line_whose_topic_is_not_a_name_is_rejected(tmp_path):
+    # A list is not hashable: looked up as a topic name it used to crash the replay.
+    bad = tmp_path / "odd-topics.jsonl"
+    bad.write_bytes(b'{"topic": [1], "value": {"ts": 1}}\n{"topic": 7, "value": {}}\n')
+    dead = tmp_path / "dead.jsonl"
+    summary = replay_file(bad, tmp_path / "out.jsonl", deadletter_path=dead)
+    assert summary.rejected == {"unknown_topic": 2}
+    assert len(dead.read_bytes().splitlines()) == 2
+
+
 def test_bench_command_writes_json(tmp_path):
     fig = tmp_path / "figures.json"
     subprocess.run(
