@@ -90,3 +90,22 @@ def prefixes(destination: str, depths: tuple[int, ...] = (2, 3, 4, 5, 6)) -> lis
     ['+236', '+23670']
     """
     return [destination[: depth + 1] for depth in depths if depth + 1 < len(destination)]
+
+
+def regions_of_prefix(prefix: str) -> frozenset[str]:
+    """The regions (ISO alpha-2) whose numbers can start with ``prefix``: all those of
+    its calling code (one for most, every NANP member for +1), none if it has none.
+
+    >>> sorted(regions_of_prefix("+99369"))
+    ['TM']
+    >>> "CA" in regions_of_prefix("+1212"), regions_of_prefix("+999")
+    (True, frozenset())
+    """
+    digits = prefix.lstrip("+")
+    # Calling codes are prefix-free and one to three digits long.
+    for size in (1, 2, 3):
+        if len(digits) >= size:
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+            if regions:
+                return frozenset(regions)
+    return frozenset()

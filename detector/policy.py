@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.config import Config
+from detector.enrichment import regions_of_prefix
 from detector.findings import ANOMALY, BOMBING, THROTTLED_KINDS, Finding
 from detector.signing import sign_command
 
@@ -43,6 +44,10 @@ class Episode:
     alerts: int = 0
     last_finding_step: int = 0
     throttle: dict[str, Any] | None = None
+    # Throttles on further scopes the same threat reached while ``throttle`` held, each
+    # apart from it and from one another (an account pumping several countries at once),
+    # by scope key: one scope per episode would let the other countries go on.
+    side: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,10 @@ class PolicyState:
 
 
 _NO_KINDS: frozenset[str] = frozenset()
+# Findings whose scope may take a side throttle: those judged on one country's traffic,
+# whose proposed scope lies in that country. An account-wide finding reads its prefix off
+# the last step's numbers, which may be an honest one elsewhere.
+SIDE_SCOPE_KINDS = frozenset({"account_country"})
 
 
 class Policy:
@@ -97,15 +106,19 @@ class Policy:
         if ts is None:
             ts = (step + 1) * self.step_ms - 1
         best: dict[tuple[str, str, str], Finding] = {}
+        every: dict[tuple[str, str, str], list[Finding]] = {}
         for f in findings:
             if self._allowlisted(f):
                 continue
             key = (f.entity_type, f.entity_id, f.kind)
+            every.setdefault(key, []).append(f)
             if key not in best or f.score > best[key].score:
                 best[key] = f
         out: list[Output] = []
         for key, finding in sorted(best.items()):
             out.extend(self._on_finding(state, key, finding, step, ts))
+            if len(every[key]) > 1:
+                out.extend(self._on_side_findings(state, key, every[key], step, ts))
         for key in sorted(state.episodes):
             if key not in best:
                 out.extend(self._on_calm(state, key, step, ts))
@@ -227,28 +240,41 @@ class Policy:
         """The command for this step, if one is due; ``alert_id``: the alert it answers
         (default: the one its episode's throttle already names)."""
         current = episode.throttle
-        active = current is not None and current["expires_at"] > ts
-        if active:
+        alert_id = alert_id or (current or {}).get("alert_id")
+        if current is not None and current["expires_at"] > ts:
             # One scope per episode: the first proposal is the attack's core, and
             # a command per step for each neighbouring prefix would flood gateways.
-            scope, scope_key = current["scope"], current["scope_key"]
-            strikes = state.strikes.get(scope_key, 1) - 1
+            # (Scopes apart from it get side throttles: see _on_side_findings.)
+            scope = current["scope"]
         else:
-            scope = {k: v for k, v in sorted((finding.throttle_scope or {}).items()) if v}
-            scope_key = _canonical(scope)
-            strikes = state.strikes.get(scope_key, 0)
+            current, scope = None, _clean(finding.throttle_scope)
+        issued = self._issue(state, finding, current, scope, action, step, ts, alert_id)
+        if issued is None:
+            return None
+        episode.throttle, command = issued
+        return command
+
+    def _issue(self, state: PolicyState, finding: Finding, current: dict[str, Any] | None,
+               scope: dict[str, str], action: str, step: int, ts: int, alert_id: str | None
+               ) -> tuple[dict[str, Any], Output] | None:
+        """A command on ``scope`` and the throttle it puts in force, if one is due:
+        always for a scope not in force; for ``current`` (in force there) only to
+        harden a limit into a block or to extend one that is running out."""
+        scope_key = _canonical(scope)
+        strikes = state.strikes.get(scope_key, 1 if current is not None else 0)
+        if current is not None:
+            strikes -= 1
         command_action = "block" if action == "block" or strikes >= 2 else "limit"
-        if active and current["action"] == "block":
+        if current is not None and current["action"] == "block":
             command_action = "block"  # extending never softens a block
         ttl_ms = min(self.p.throttle_ttl_s * 2**strikes, self.p.max_throttle_ttl_s) * 1000
-        if active:
+        if current is not None:
             stronger = command_action == "block" and current["action"] == "limit"
             expiring = current["expires_at"] - ts < ttl_ms // 3
             if not stronger and not expiring:
                 return None
         else:
             state.strikes[scope_key] = strikes + 1
-        alert_id = alert_id or (current or {}).get("alert_id")
         command: dict[str, Any] = {
             "command_id": "cmd-" + _digest(scope_key, command_action, step, alert_id),
             "ts": ts,
@@ -261,9 +287,49 @@ class Policy:
         }
         if command_action == "limit":
             command["rate_per_s"] = limit_rate(finding, self.p.throttle_rate_per_s)
-        episode.throttle = {"scope_key": scope_key, "scope": scope, "action": command_action,
-                            "expires_at": command["expires_at"], "alert_id": alert_id}
-        return self._command_output(command)
+        throttle = {"scope_key": scope_key, "scope": scope, "action": command_action,
+                    "expires_at": command["expires_at"], "alert_id": alert_id}
+        return throttle, self._command_output(command)
+
+    def _on_side_findings(self, state: PolicyState, key: tuple[str, str, str],
+                          findings: list[Finding], step: int, ts: int) -> list[Output]:
+        """Throttles for the scopes of this step's other findings on the same threat
+        that lie apart from the episode's throttle: an account pumping four countries
+        raises a finding in each, and one throttle would stop a quarter of it.
+
+        A scope gets its own throttle only on a finding that clears the opening bar
+        (an alert's), and only apart from every scope already held (no stacking of a
+        prefix inside a throttled country). Each expires by itself, is extended while
+        its own findings go on, and is released with the episode.
+        """
+        episode = state.episodes.get(key)
+        main = episode.throttle if episode is not None else None
+        if episode is None or main is None or main["expires_at"] <= ts:
+            return []
+        by_scope: dict[str, tuple[Finding, dict[str, str]]] = {}
+        for f in findings:
+            scope = _clean(f.throttle_scope)
+            if (f.scope_kind not in SIDE_SCOPE_KINDS or not scope
+                    or self._action(f, episode) == "none" or not _apart(scope, main["scope"])):
+                continue
+            scope_key = _canonical(scope)
+            if scope_key not in by_scope or f.score > by_scope[scope_key][0].score:
+                by_scope[scope_key] = (f, scope)
+        out: list[Output] = []
+        for scope_key, (f, scope) in sorted(by_scope.items()):
+            current = episode.side.get(scope_key)
+            if current is not None and current["expires_at"] <= ts:
+                current = None
+            if current is None and (f.score < self.p.warning_score or any(
+                    not _apart(scope, held["scope"]) for held in episode.side.values()
+                    if held["expires_at"] > ts)):
+                continue
+            action = "block" if f.score >= self.p.critical_score else "throttle"
+            issued = self._issue(state, f, current, scope, action, step, ts, main["alert_id"])
+            if issued is not None:
+                episode.side[scope_key], command = issued
+                out.append(command)
+        return out
 
     # -- calm --------------------------------------------------------------
     def _on_calm(self, state: PolicyState, key: tuple[str, str, str], step: int, ts: int
@@ -272,15 +338,15 @@ class Policy:
         if step - episode.last_finding_step < self.release_steps:
             return []
         del state.episodes[key]
-        throttle = episode.throttle
-        if throttle is None or throttle["expires_at"] <= ts:
-            return []
-        if _held(state, throttle["scope_key"], ts):
-            # Another threat on this entity throttles the same scope (a hijacked key's
-            # lures and its takeover): releasing it would lift that one's block too.
-            return []
-        return [self._release(throttle, step, ts, f"{episode.kind} on {episode.entity_type} "
-                                                  f"{episode.entity_id} is normal again")]
+        out: list[Output] = []
+        why = f"{episode.kind} on {episode.entity_type} {episode.entity_id} is normal again"
+        for throttle in (episode.throttle, *episode.side.values()):
+            # Not when another threat on this entity throttles the same scope (a hijacked
+            # key's lures and its takeover): releasing it would lift that one's block too.
+            if (throttle is not None and throttle["expires_at"] > ts
+                    and not _held(state, throttle["scope_key"], ts)):
+                out.append(self._release(throttle, step, ts, why))
+        return out
 
     def _release(self, throttle: dict[str, Any], step: int, ts: int, why: str) -> Output:
         command = {
@@ -369,8 +435,56 @@ def _digest(*parts: object) -> str:
 def _held(state: PolicyState, scope_key: str, ts: int) -> bool:
     """Does an open episode still throttle ``scope_key``? A gateway keeps one command
     per scope, so a release of it lifts every episode's throttle there."""
-    return any(e.throttle is not None and e.throttle["scope_key"] == scope_key
-               and e.throttle["expires_at"] > ts for e in state.episodes.values())
+    for e in state.episodes.values():
+        for throttle in (e.throttle, e.side.get(scope_key)):
+            if (throttle is not None and throttle["scope_key"] == scope_key
+                    and throttle["expires_at"] > ts):
+                return True
+    return False
+
+
+def _clean(scope: dict[str, str] | None) -> dict[str, str]:
+    """A proposed scope without its empty parts, in key order (as commands carry it)."""
+    return {k: v for k, v in sorted((scope or {}).items()) if v}
+
+
+def _apart(scope: dict[str, str], other: dict[str, str]) -> bool:
+    """Do two throttle scopes of one account stop no send in common?
+
+    Only where both name destinations, and different ones: two countries, two
+    prefixes neither inside the other, or a prefix outside a country. A scope that
+    names no destination (the account, one of its API keys) overlaps everything.
+
+    >>> _apart({"account_id": "a", "country": "TM"}, {"account_id": "a", "country": "SL"})
+    True
+    >>> _apart({"account_id": "a", "prefix": "+99369"}, {"account_id": "a", "country": "TM"})
+    False
+    >>> _apart({"account_id": "a", "prefix": "+23276"}, {"account_id": "a", "country": "TM"})
+    True
+    >>> _apart({"account_id": "a"}, {"account_id": "a", "country": "TM"})
+    False
+    """
+    if scope.get("account_id") != other.get("account_id"):
+        return False  # not one account's: never stacked
+    a, b = _destinations(scope), _destinations(other)
+    if a is None or b is None:
+        return False
+    (kind_a, value_a), (kind_b, value_b) = a, b
+    if kind_a == kind_b == "prefix":
+        return not (value_a.startswith(value_b) or value_b.startswith(value_a))
+    if kind_a == kind_b:
+        return value_a != value_b
+    prefix, country = (value_a, value_b) if kind_a == "prefix" else (value_b, value_a)
+    regions = regions_of_prefix(prefix)
+    return bool(regions) and country not in regions  # an unknown code: not known apart
+
+
+def _destinations(scope: dict[str, str]) -> tuple[str, str] | None:
+    if "prefix" in scope:
+        return "prefix", scope["prefix"]
+    if "country" in scope:
+        return "country", scope["country"]
+    return None
 
 
 # A limit never goes below one send a minute: slower than that it is a block, which

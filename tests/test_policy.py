@@ -90,6 +90,47 @@ def test_a_scope_another_threat_still_throttles_is_not_released() -> None:
     assert [c["action"] for c in _commands(out)] == ["release"]
 
 
+def _in_country(score: float, step: int, country: str) -> Finding:
+    found = _finding(score, "sms_pumping", step)
+    found.scope_kind, found.scope_id = "account_country", f"acct_1|{country}"
+    found.throttle_scope = {"account_id": "acct_1", "country": country}
+    return found
+
+
+def test_an_account_pumping_several_countries_is_throttled_in_each() -> None:
+    """One account pumping four dear countries raises a finding in each. The episode's
+    throttle holds the first; each other country gets its own throttle (no second
+    alert), a prefix inside a throttled country gets none, nor does a prefix an
+    account-wide finding proposes, and the episode's calm releases them all."""
+    config = Config()
+    policy, state, out = Policy(config), PolicyState(), []
+    countries = ("TM", "SL", "SO", "UZ")
+    for step in range(6):
+        findings = [_in_country(30.0 - i, step, c) for i, c in enumerate(countries)]
+        inside = _in_country(30.0, step, "TM")
+        inside.throttle_scope = {"account_id": "acct_1", "prefix": "+99369"}  # in TM
+        # The account-wide finding reads its prefix off the last step's numbers: an
+        # honest Nigerian one here. Not a scope of its own.
+        noisy = _finding(30.0, "sms_pumping", step)
+        noisy.throttle_scope = {"account_id": "acct_1", "prefix": "+23480"}
+        out += policy.step(state, findings + [inside, noisy], step)
+    assert len(_alerts(out)) == 1
+    scopes = [c["scope"] for c in _commands(out)]
+    assert sorted(s["country"] for s in scopes) == sorted(countries)
+    assert all(c["alert_id"] == _alerts(out)[0]["alert_id"] for c in _commands(out))
+    release_steps = config.policy.release_after_s // STEP_S
+    calm = [o for step in range(6, 6 + release_steps + 1) for o in policy.step(state, [], step)]
+    released = [c["scope"]["country"] for c in _commands(calm) if c["action"] == "release"]
+    assert sorted(released) == sorted(countries)
+
+
+def test_a_country_below_the_alert_bar_gets_no_throttle_of_its_own() -> None:
+    policy, state = Policy(Config()), PolicyState()
+    weak = Config().policy.warning_score - 1
+    out = policy.step(state, [_in_country(30.0, 0, "TM"), _in_country(weak, 0, "SL")], 0)
+    assert [c["scope"].get("country") for c in _commands(out)] == ["TM"]
+
+
 def test_a_bombed_number_is_throttled_for_every_sender_once_none_dominates() -> None:
     """The first minute showed one site's forms; then the bomber's other sites joined.
     The number is throttled for every sender, and the one-account throttle released."""
