@@ -147,6 +147,8 @@ def test_labels_are_consistent(small_sim):
             assert any(s["route"] == route for s in sends.values())
             continue
         assert lab["message_ids"], lab["incident_id"]
+        if not lab["benign"]:  # an attack starts with its first message, not before
+            assert lab["start_ts"] == min(sends[m]["ts"] for m in lab["message_ids"])
         for mid in lab["message_ids"]:
             send = sends[mid]
             assert lab["start_ts"] <= send["ts"] <= lab["end_ts"]

@@ -86,6 +86,8 @@ def simulate(
         if batch:
             out.write(b"\n".join(batch) + b"\n")
             records += len(batch)
+    _start_at_first_message(out_path, plan.labels)
+    plan.labels.sort(key=lambda lab: (lab.start_ts, lab.incident_id))
     Path(labels_path).parent.mkdir(parents=True, exist_ok=True)
     with open(labels_path, "wb") as fh:
         for label in plan.labels:
@@ -94,3 +96,30 @@ def simulate(
         out_path=str(out_path), labels_path=labels_path, records=records, by_topic=by_topic,
         incidents=plan.labels, start_ts=plan.world.start_ms, end_ts=plan.world.end_ms,
     )
+
+
+def _start_at_first_message(replay_path: str | os.PathLike[str],
+                            labels: list[IncidentLabel]) -> None:
+    """Start each attack's label at its first message.
+
+    The planner schedules when an attack begins, and a slow one draws its first send
+    as a random arrival after that: on some seeds minutes later. Nothing of the attack
+    exists before its first message, so that is when it starts, and when a detection
+    delay starts counting. Incidents without messages of their own (a route going
+    dark, benign events) keep their scheduled start.
+    """
+    owner = {mid: label for label in labels if not label.benign for mid in label.message_ids}
+    first: dict[str, int] = {}
+    with open(replay_path, "rb") as fh:
+        for line in fh:
+            if b'"sms.send"' not in line:
+                continue
+            value = orjson.loads(line)["value"]
+            label = owner.get(value["message_id"])
+            if label is not None and label.incident_id not in first:
+                first[label.incident_id] = value["ts"]  # the file is in ts order
+                if len(first) == len({lab.incident_id for lab in owner.values()}):
+                    break
+    for label in labels:
+        if label.incident_id in first:
+            label.start_ts = max(label.start_ts, first[label.incident_id])
