@@ -35,6 +35,14 @@ False
 >>> body_features("USPS: package held. Update: https://usps.com-track.info/q").own_link
 False
 
+A shortener hides the site: a campaign through one that offers an opt-out, as marketing
+rules require, is taken for the sender's own; a lure through one is not:
+
+>>> body_features("Lusolver: new drop! https://bit.ly/ad1f4 Reply STOP to opt out").own_link
+True
+>>> body_features("Toll notice: balance due. Pay now: https://t.ly/5916a7").own_link
+False
+
 A lure need not carry a link: a callback scam asks the reader to phone a number. Codes,
 amounts and order numbers are not phone numbers to call:
 
@@ -84,6 +92,12 @@ _WORD = re.compile(r"[a-z0-9]+")
 # Second-level labels under which a country's sites register (example.co.uk).
 _REGISTRY_LABELS = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or"})
 MIN_BRAND_CHARS = 4  # a sender name shorter than this matches too many hosts by chance
+# Public link shorteners: the host anyone can link through.
+_SHORTENERS = frozenset({
+    "bit.ly", "tinyurl.com", "t.ly", "cutt.ly", "rb.gy", "is.gd", "ow.ly", "goo.gl",
+    "buff.ly", "rebrand.ly", "shorturl.at", "tiny.cc", "s.id", "t.co", "bl.ink", "lnkd.in",
+})
+_OPT_OUT = re.compile(r"\b(?:stop|unsubscribe|opt[ -]?out)\b")
 
 
 def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
@@ -99,7 +113,8 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
         own_link=bool(hosts) and (_names_sender(hosts, sender)
-                                  or _named_in_text(hosts, _LINK.sub(" ", text))),
+                                  or _named_in_text(hosts, _LINK.sub(" ", text))
+                                  or _compliant_short_link(hosts, text)),
         callback=_asks_to_call(text),
     )
 
@@ -118,6 +133,17 @@ def _names_sender(hosts: list[str], sender: str | None) -> bool:
     if len(brand) < MIN_BRAND_CHARS or brand.isdigit():
         return False
     return all(brand in _NOT_ALNUM.sub("", host) for host in hosts)
+
+
+def _compliant_short_link(hosts: list[str], text: str) -> bool:
+    """Are all links through public shorteners, in a text that offers an opt-out?
+
+    A shortener hides the site, so its host says nothing about whose it is. Marketing
+    rules make a campaign tell its reader how to stop it ("Reply STOP to opt out"), and
+    a shop's campaign through bit.ly does; a lure seldom bothers. A look-alike of the
+    brand's own site is a named host, not a shortener, and stays foreign.
+    """
+    return all(host in _SHORTENERS for host in hosts) and _OPT_OUT.search(text) is not None
 
 
 def _site_name(host: str) -> str:

@@ -118,6 +118,19 @@ def test_without_a_sender_id_a_look_alike_of_the_name_is_still_a_lure() -> None:
     assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
 
 
+def test_a_first_campaign_through_a_shortener_with_an_opt_out_is_no_spam() -> None:
+    """A shop links through bit.ly (its host names nobody) and, as marketing rules ask,
+    tells its readers how to stop the texts."""
+    alerts = alerts_of(_quiet_shop_first_campaign(
+        "https://bit.ly/k{} Reply STOP to opt out", sender="498229"))
+    assert not [a for a in alerts if a["kind"] == "spam_burst"]
+
+
+def test_the_same_burst_through_a_shortener_without_an_opt_out_is_spam() -> None:
+    alerts = alerts_of(_quiet_shop_first_campaign("https://bit.ly/k{}", sender="498229"))
+    assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
