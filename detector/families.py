@@ -40,7 +40,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 # it has had this many sends within ten minutes; until then its sends wait in a
 # tiny list, which keeps memory flat however many numbers the traffic touches.
 PROMOTE_SENDS = 3
-# The shape of a checkpointed entity (aggregate vector width, model fields). Bumped
+# The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
 STATE_FORMAT = 5
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.

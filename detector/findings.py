@@ -114,17 +114,20 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
 
     if kind == "route":
         t = bar(DEGRADATION)
-        drop = max(get("delivered"), get("dlr_coverage"))
-        if get("delivered") >= 1:
+        failing = get("delivered")
+        if failing >= 1:
             # More failures than usual, and failures under a code the route never
             # returned: two independent questions about the same reports, so their
             # surprises add (a new code alone could be a carrier renaming one).
-            drop = max(drop, get("delivered") + get("new_error_code"))
+            failing = max(failing, failing + get("new_error_code"))
         top, failed_share, sent_share = state.failures_concentrated()
         if top is not None and failed_share >= DOMINANT_SHARE and sent_share < failed_share / 2:
             # One sender's traffic is being refused (filtered spam, dead numbers it
             # pumps): that sender's problem, not the route's, and judged elsewhere.
-            return None
+            # Missing reports are not: a refusal is reported, and the share of failures
+            # by sender stands still while nothing is reported at all.
+            failing = 0.0
+        drop = max(failing, get("dlr_coverage"))
         if drop >= t:
             return _finding(DEGRADATION, drop, state, signals, step, ctx,
                             ("delivered", "dlr_coverage", "new_error_code"), None)

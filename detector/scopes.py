@@ -57,7 +57,7 @@ from models.rate import SeasonalRate
 from models.surprise import binomial_surprise
 
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR, W3 = range(6)
+W1, W10, W60, WCONV, WDLR, W3, W3DLR = range(7)
 MINUTE_MS = 60_000
 K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
@@ -202,7 +202,8 @@ class ScopeState:
         self.steps_per_min = max(1, MINUTE_MS // step_ms)
         spm = self.steps_per_min
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
-                   (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0))
+                   (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0),
+                   (3 * spm, max(1, grace_steps // 2)))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -526,17 +527,24 @@ class ScopeState:
         return out
 
     def _coverage_signal(self, t10: list[float]) -> dict[str, Signal]:
-        """A route's report coverage: reports against sends old enough to be reported.
+        """A route's report coverage: reports against sends old enough to be reported,
+        over 3 and 10 minutes (the stronger): a route that stops reporting shows in the
+        last minutes long before it moves the 10-minute share.
 
         When traffic falls (a campaign ends) the lagged window's oldest sends reported
         before this window began: no more trials are counted than this window sent.
         """
-        sent = min(self.sums.total_of(WDLR, SENDS), t10[SENDS])
-        if sent < self.kind.min_dlrs:
-            return {}
-        got = min(t10[DLRS], sent)
-        return {"dlr_coverage": Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
-                                       share(got, sent), self.dlr_coverage.mean)}
+        best: Signal | None = None
+        for window, lagged in ((t10, WDLR), (self.sums.totals(W3), W3DLR)):
+            sent = min(self.sums.total_of(lagged, SENDS), window[SENDS])
+            if sent < self.kind.min_dlrs:
+                continue
+            got = min(window[DLRS], sent)
+            signal = Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
+                            share(got, sent), self.dlr_coverage.mean)
+            if best is None or signal.surprise > best.surprise:
+                best = signal
+        return {} if best is None else {"dlr_coverage": best}
 
     def _share_baseline(self, name: str) -> ProportionBaseline:
         weight = STRONG_PRIOR_TRIALS if name in FRAUD_TRACES else 20.0

@@ -300,6 +300,30 @@ def test_partial_fault_with_a_new_error_code_on_a_quiet_route_is_found_fast() ->
     assert "new_error_code_failure_share" in {e["feature"] for e in found[0]["evidence"]}
 
 
+def test_a_route_that_stops_reporting_is_found_though_one_sender_owned_its_failures(
+        ) -> None:
+    """Most of the route's failures are one sender's refused traffic (its problem, not
+    the route's). Then the route stops reporting anything while sends go on: missing
+    reports are the route's fault, whoever failed before."""
+    rng, silent_from = random.Random(8), 90
+    records = [r for r in _route_traffic(rng, 110, None, "30410")
+               if r["topic"] == "sms.send" or r["value"]["ts"] < T0 + silent_from * MINUTE]
+    for minute in range(silent_from):  # a sender whose texts the carrier refuses
+        ts, number = T0 + minute * MINUTE + rng.randrange(MINUTE), f"+4474009{minute:05d}"
+        records.append(_send(ts, f"x-{minute}", "acct_refused", number, HOME_PRICE,
+                             "gb-quiet", "transactional"))
+        status = "undelivered" if rng.random() < 0.9 else "delivered"
+        records.append(_dlr(ts + 5_000, f"x-{minute}", "acct_refused", number, status,
+                            "30007" if status == "undelivered" else None, "gb-quiet"))
+    alerts = alerts_of(records)
+    start = T0 + silent_from * MINUTE
+    before = [a for a in alerts if a["kind"] == "delivery_degradation" and a["ts"] < start]
+    found = [a for a in alerts if a["kind"] == "delivery_degradation" and a["ts"] >= start]
+    assert not before, "the refused sender made the route read as failing"
+    assert found and min(a["ts"] for a in found) - start <= 5 * MINUTE
+    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+
+
 def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
     alerts = alerts_of(_route_traffic(random.Random(3), 110, None, "30410"))
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
