@@ -56,6 +56,12 @@ VERIFICATION_FEED_MS = 3_600_000
 # is not judged anyway.
 SEND_ROUTE_MEMORY_MS = 600_000
 SEND_ROUTE_CAP = 4096
+# Uncategorised sends count as codes (see _codes_uncategorised) from this many
+# verifications a send, until under the second; counts halve every hour, and the
+# verdict waits for a few sends.
+CODES_ON_RATIO, CODES_OFF_RATIO = 0.5, 0.2
+FEED_HALF_LIFE_MS = 3_600_000
+MIN_FEED_SENDS = 10.0
 
 
 @dataclass(slots=True)
@@ -72,6 +78,12 @@ class FamilyEntity:
     # key): found with one dict lookup per event instead of building three scope ids.
     routes: dict[tuple[str, str | None], list[ScopeState]] = field(default_factory=dict)
     last_verification_ts: int | None = None  # account family: its latest verify record
+    # Account family: does it send codes without saying so? Decayed counts of its sends
+    # and verifications (see _codes_uncategorised), their time, and the verdict.
+    feed_sends: float = 0.0
+    feed_verifies: float = 0.0
+    feed_ts: int = 0
+    uncategorised_codes: bool = False
     # Account family: route of each recent send by message id, with the send's ts,
     # oldest first; None until one of its reports comes without a route (most
     # gateways put it in every report, and then nothing is kept).
@@ -92,19 +104,56 @@ def _complete_from_account(entity: FamilyEntity, event: Event) -> None:
     - Delivery reports without a route: the route their send took, if it was recent.
     """
     if isinstance(event, SendEvent):
-        if event.category == "otp":
+        _count_feed(entity, event.ts, sends=1.0)
+        if event.category == "otp" or (event.category is None
+                                       and _codes_uncategorised(entity)):
             last = entity.last_verification_ts
             event.verifiable = last is not None and event.ts - last <= VERIFICATION_FEED_MS
+        elif event.category is None:
+            event.verifiable = False  # not known to be a code: no conversion trial
         if event.route is not None and entity.send_routes is not None:
             _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
     elif isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
+        _count_feed(entity, event.ts, verifies=1.0)
     elif event.route is None:
         if entity.send_routes is None:
             entity.send_routes = {}  # from now on: this account's reports do not say
         sent = entity.send_routes.get(event.message_id)
         if sent is not None:
             event.route = sent[0]
+
+
+def _count_feed(entity: FamilyEntity, ts: int, sends: float = 0.0, verifies: float = 0.0
+                ) -> None:
+    if ts > entity.feed_ts:
+        decay = 0.5 ** ((ts - entity.feed_ts) / FEED_HALF_LIFE_MS)
+        entity.feed_sends *= decay
+        entity.feed_verifies *= decay
+        entity.feed_ts = ts
+    entity.feed_sends += sends
+    entity.feed_verifies += verifies
+
+
+def _codes_uncategorised(entity: FamilyEntity) -> bool:
+    """Are this account's sends without a category codes?
+
+    The category is optional, and a verification service's gateway may send none. An
+    account whose users verify at least half as many times as it sends (its last hour
+    or so) is sending codes, and its uncategorised sends are conversion trials; one that
+    only partly sends codes (notices, marketing beside them) is not. Hysteresis: the
+    verdict holds until verifications fall under a fifth of the sends, so a pumping
+    attack's unverified flood does not switch off the very evidence against it while
+    it is being judged.
+    """
+    if entity.feed_sends < MIN_FEED_SENDS:
+        return entity.uncategorised_codes
+    ratio = entity.feed_verifies / entity.feed_sends
+    if ratio >= CODES_ON_RATIO:
+        entity.uncategorised_codes = True
+    elif ratio < CODES_OFF_RATIO:
+        entity.uncategorised_codes = False
+    return entity.uncategorised_codes
 
 
 def _remember_route(routes: dict[str, tuple[str, int]], message_id: str, route: str,

@@ -86,10 +86,13 @@ class StepBuffer:
             v[CATEGORISED] += 1
         if category == "otp":
             v[CODES] += 1
-            if ev.verifiable:
-                v[OTP] += 1
-                otp = self.otp_numbers
-                otp[destination] = otp.get(destination, 0) + 1
+        # A conversion trial: a code (an OTP, or an uncategorised send from an account
+        # that sends codes, see families._codes_uncategorised) whose account's
+        # verifications reach the detector.
+        if ev.verifiable and (category == "otp" or category is None):
+            v[OTP] += 1
+            otp = self.otp_numbers
+            otp[destination] = otp.get(destination, 0) + 1
         if ev.number_type == "premium":
             v[PREMIUM] += 1
         if ev.has_url:

@@ -212,6 +212,49 @@ def test_pumping_to_scattered_numbers_is_found_on_conversion_within_two_minutes(
     assert "otp_conversion_rate" in {e["feature"] for e in first["evidence"]}
 
 
+def _uncategorised(records: list[dict]) -> list[dict]:
+    """The same stream from a gateway that sends no ``category``."""
+    for record in records:
+        record["value"].pop("category", None)
+    return records
+
+
+def test_an_account_whose_sends_say_nothing_of_codes_is_judged_on_conversion() -> None:
+    """A verification service's gateway sends no category, but its users verify most of
+    what it sends: its sends are codes, and codes nobody enters are pumping."""
+    rng = random.Random(10)
+    records = _uncategorised(_home_traffic(rng, "acct_by", 100)
+                             + _burst_abroad(rng, "acct_by", False, "+37529441"))
+    pumping = [a for a in alerts_of(records)
+               if a["kind"] == "sms_pumping" and a["ts"] >= ATTACK_START]
+    assert pumping and min(a["ts"] for a in pumping) - ATTACK_START <= 2 * MINUTE
+    assert "otp_conversion_rate" in {e["feature"] for e in pumping[0]["evidence"]}
+
+
+def test_uncategorised_codes_that_users_enter_are_no_pumping() -> None:
+    rng = random.Random(2)
+    records = _uncategorised(_home_traffic(rng, "acct_by", 100)
+                             + _burst_abroad(rng, "acct_by", True, "+37533"))
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def test_uncategorised_notices_are_no_conversion_trials() -> None:
+    """An account that texts notices (nobody verifies a notice) and no codes: its
+    uncategorised sends are not codes, and a busy hour of them is not pumping."""
+    rng = random.Random(4)
+    records = []
+    for n in range(2_400):
+        ts = T0 + n * 3_000 + rng.randrange(3_000)
+        number, mid = f"+447400{rng.randrange(1_000_000):06d}", f"notice-{n}"
+        records += [_send(ts, mid, "acct_notices", number, HOME_PRICE, category="otp",
+                          body="Your parcel arrives today"),
+                    _dlr(ts + 4_000, mid, "acct_notices", number)]
+        if n % 40 == 0:  # a few of its users verify something (an app sign-in)
+            records.append(_verify(ts + 20_000, mid, "acct_notices", number))
+    alerts = alerts_of(_uncategorised(records))
+    assert not [a for a in alerts if a["kind"] == "sms_pumping"]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_users_who_enter_codes_late_are_no_pumping(seed: int) -> None:
     """A launch in the same country: new users all over its mobile numbering, four in
