@@ -90,7 +90,8 @@ class FamilyEntity:
     send_routes: dict[str, tuple[str, int]] | None = None
 
 
-def _complete_from_account(entity: FamilyEntity, event: Event) -> None:
+def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = False
+                           ) -> None:
     """Fill in what the account knows and the event does not say.
 
     Runs in the account family, which sees an event before any other family does
@@ -101,10 +102,15 @@ def _complete_from_account(entity: FamilyEntity, event: Event) -> None:
       optional, and an account may check codes itself: without verifications of its
       own in the last ``VERIFICATION_FEED_MS``, an account's OTPs say nothing about
       conversion (they would all read as "never verified").
+    - Uncategorised sends: whether the account sends codes (see _codes_uncategorised).
     - Delivery reports without a route: the route their send took, if it was recent.
+
+    ``counted``: the account's state already holds the event (a stream processor's
+    restored state); it is marked again but not counted twice.
     """
     if isinstance(event, SendEvent):
-        _count_feed(entity, event.ts, sends=1.0)
+        if not counted:
+            _count_feed(entity, event.ts, sends=1.0)
         if event.category == "otp" or (event.category is None
                                        and _codes_uncategorised(entity)):
             last = entity.last_verification_ts
@@ -115,7 +121,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event) -> None:
             _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
     elif isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
-        _count_feed(entity, event.ts, verifies=1.0)
+        if not counted:
+            _count_feed(entity, event.ts, verifies=1.0)
     elif event.route is None:
         if entity.send_routes is None:
             entity.send_routes = {}  # from now on: this account's reports do not say
@@ -278,7 +285,7 @@ class FamilyProcessor:
         if self.family == "account":
             entity = self.entities.get(event.account_id)
             if entity is not None:
-                _complete_from_account(entity, event)
+                _complete_from_account(entity, event, counted=True)
 
     def process(self, event: Event) -> list[Output]:
         out = self.advance(event.ts)

@@ -136,3 +136,20 @@ def test_outputs_and_their_stamps_do_not_depend_on_how_keys_are_partitioned(tmp_
     whole, split = _outputs_by_partition(path, 1), _outputs_by_partition(path, 3)
     assert whole and any(v.get("kind") for v in whole)  # it raised alerts to compare
     assert split == whole
+
+
+def test_a_record_a_restored_state_already_holds_is_not_counted_twice() -> None:
+    """The worker annotates a record its restored state already holds (other families
+    still need the marks): how many sends and verifications the account has had, which
+    decide whether its uncategorised sends are codes, must not count it again."""
+    proc = FamilyProcessor("account", Config())
+    records = [send(T0 + n * 1_000, f"+49151123{n:05d}", n=n) for n in range(20)]
+    records += [verify(T0 + n * 1_000 + 500, f"+49151123{n:05d}") for n in range(20)]
+    for record in sorted(records, key=lambda r: r.ts):
+        proc.process(record)
+    entity = proc.entities["a1"]
+    counts = (entity.feed_sends, entity.feed_verifies)
+    for record in records:
+        proc.annotate(record)
+    assert (entity.feed_sends, entity.feed_verifies) == counts
+    assert counts[0] > 0 and counts[1] > 0
