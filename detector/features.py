@@ -58,7 +58,7 @@ class StepBuffer:
         self.links: dict[int, int] = {}  # fingerprints of bodies with links (their hosts)
         self.callbacks: dict[int, int] = {}  # fingerprints of bodies asking for a call
         self.keys: dict[str, int] = {}
-        self.ips: dict[str, int] = {}
+        self.ips: dict[str, int] = {}  # by network (see source_network), not address
         self.countries: dict[str, int] = {}
         self.accounts: dict[str, int] = {}
         self.otp_numbers: dict[str, int] = {}
@@ -116,7 +116,7 @@ class StepBuffer:
             if ev.api_key_id:
                 _bump(self.keys, ev.api_key_id)
             if ev.source_ip:
-                _bump(self.ips, ev.source_ip)
+                _bump(self.ips, source_network(ev.source_ip))
 
     def add_dlr(self, ev: DlrEvent) -> None:
         if ev.status == "expired":
@@ -139,6 +139,21 @@ class StepBuffer:
         if ev.verified:
             self.values[VERIFIED] += 1
             _bump(self.verified_numbers, ev.destination)
+
+
+def source_network(address: str) -> str:
+    """The network an address belongs to: its /24 (IPv4) or /48 (IPv6).
+
+    A platform's app servers scale out to new addresses in the networks they already
+    use; a hijacker sends from elsewhere (a VPS, a botnet of home lines). So a sender's
+    addresses are new only when their network is.
+
+    >>> source_network("143.235.120.161"), source_network("2001:db8:5:1::7")
+    ('143.235.120', '2001:db8:5')
+    """
+    if ":" in address:
+        return ":".join(address.split(":", 3)[:3])
+    return address.rpartition(".")[0] or address
 
 
 def _bump(counts: dict, key: object) -> None:

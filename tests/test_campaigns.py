@@ -161,3 +161,34 @@ def test_an_urgent_notice_from_new_servers_linking_to_its_own_site_is_no_takeove
 def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> None:
     alerts = alerts_of(_staff_notice("https://kadri-staff-login.top/x"))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
+def _fleet_scales_out(servers: list[str]) -> list[dict]:
+    """A shop texts its regulars from one app server for two hours, then sends a
+    campaign to its list (300 numbers it never texted) from ``servers``."""
+    rng = random.Random(33)
+    regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(200)]
+    records = []
+    for n in range(240):
+        record = _marketing(T0 + n * 30_000 + rng.randrange(30_000), f"r{n}",
+                            rng.choice(regulars), f"Order {n}: on its way {SHOP_SITE.format(n)}")
+        record["value"]["source_ip"] = "143.235.120.173"
+        records.append(record)
+    start = T0 + 125 * MINUTE
+    for n in range(300):
+        record = _marketing(start + n * 2_000, f"c{n}", f"+447411{rng.randrange(10**6):06d}",
+                            f"Weekend sale at {SHOP_SITE.format(n)}")
+        record["value"]["source_ip"] = servers[n % len(servers)]
+        records.append(record)
+    return records
+
+
+def test_new_servers_in_the_account_s_own_network_are_no_takeover() -> None:
+    """Autoscaling hands the shop new addresses in the network it already sends from."""
+    alerts = alerts_of(_fleet_scales_out([f"143.235.120.{n}" for n in range(10, 18)]))
+    assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
+    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)]))
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
