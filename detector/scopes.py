@@ -120,7 +120,7 @@ KINDS: dict[str, ScopeKind] = {
         ScopeKind("prefix", "prefix", True, False, False, prior_rate_per_min=0.5,
                   min_sends=3, attributes_accounts=True, priors=DEFAULT_PRIORS),
         ScopeKind("destination", "destination", False, False, False,
-                  prior_rate_per_min=0.02, min_sends=8, attributes_accounts=True,
+                  prior_rate_per_min=0.02, min_sends=5, attributes_accounts=True,
                   dispersion_after_minutes=60.0, priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
                   attributes_accounts=True, sees_verifications=False, priors=DEFAULT_PRIORS),

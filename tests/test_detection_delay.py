@@ -494,6 +494,41 @@ def test_a_handset_bombed_through_five_sites_is_found_within_five_minutes() -> N
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
 
 
+def _site_with_resends(rng: random.Random, victim: str, waves: int, per_wave: int
+                       ) -> list[dict]:
+    """A sign-up form texting its users a code a minute for 100 minutes; from
+    ATTACK_START, ``waves`` waves four minutes apart of ``per_wave`` codes to ``victim``
+    within ten seconds (a script pressing "resend code")."""
+    records = []
+    for n in range(100):
+        ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+        number, mid = f"+44740012{rng.randrange(10_000):04d}", f"site-{n}"
+        records += [_send(ts, mid, "site", number, HOME_PRICE), _dlr(ts + 4_000, mid, "site",
+                                                                    number)]
+    for wave in range(waves):
+        for i in range(per_wave):
+            ts = ATTACK_START + wave * 4 * MINUTE + i * 1_500 + rng.randrange(500)
+            mid = f"resend-{wave}-{i}"
+            records += [_send(ts, mid, "site", victim, HOME_PRICE),
+                        _dlr(ts + 3_000, mid, "site", victim)]
+    return records
+
+
+def test_waves_of_resent_codes_to_one_handset_are_bombing_from_the_first_wave() -> None:
+    """Six codes in ten seconds every four minutes: a handful a wave, a couple a minute
+    on average. The first wave is already far beyond a user asking again."""
+    victim = "+447400999222"
+    found = [a for a in alerts_of(_site_with_resends(random.Random(14), victim, 5, 6))
+             if a["kind"] == "sms_bombing" and a["entity"] == {"type": "destination",
+                                                                "id": victim}]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= MINUTE
+
+
+def test_a_user_asking_for_a_code_three_times_is_no_bombing() -> None:
+    alerts = alerts_of(_site_with_resends(random.Random(14), "+447400999222", 1, 3))
+    assert not [a for a in alerts if a["kind"] == "sms_bombing"]
+
+
 def test_lures_from_an_account_that_always_sends_one_text_are_spam() -> None:
     """Its duplicate share is always near one, so lures cannot raise it. A burst of new
     links to new numbers, nearly all one text, is a repeated text all the same."""
