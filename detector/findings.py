@@ -119,7 +119,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             # More failures than usual, and failures under a code the route never
             # returned: two independent questions about the same reports, so their
             # surprises add (a new code alone could be a carrier renaming one).
-            failing = max(failing, failing + get("new_error_code"))
+            failing += get("new_error_code")
         top, failed_share, sent_share = state.failures_concentrated()
         if top is not None and failed_share >= DOMINANT_SHARE and sent_share < failed_share / 2:
             # One sender's traffic is being refused (filtered spam, dead numbers it
