@@ -42,7 +42,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 5
+STATE_FORMAT = 6
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -422,6 +422,11 @@ class FamilyProcessor:
         return len(stale) + len(idle)
 
     def _scopes_of(self, entity: FamilyEntity, key: str, event: Event) -> list[ScopeState]:
+        if self.family == "route":
+            scopes = entity.routes.get((event.country, None))
+            if scopes is None:
+                scopes = self._route_scopes(entity, key, event.country)
+            return scopes
         if self.family != "account":
             # A single-scope family: the entity's one scope.
             scopes = entity.routes.get(("", None))
@@ -432,6 +437,24 @@ class FamilyProcessor:
         scopes = entity.routes.get(route)
         if scopes is None:
             scopes = entity.routes[route] = self._account_scopes(entity, key, *route)
+        return scopes
+
+    def _route_scopes(self, entity: FamilyEntity, key: str, country: str
+                      ) -> list[ScopeState]:
+        """The route, and the route into this country once it carries more than one.
+
+        A route into a single country is judged whole: a second scope would only say
+        the same again. From its second country on, each country is judged apart too
+        (the first one's scope begins then)."""
+        route = self._scope(entity, "route", key)
+        if entity.routes:
+            for other, scopes in entity.routes.items():
+                if len(scopes) == 1:
+                    scopes.append(self._scope(entity, "route_country", f"{key}|{other[0]}"))
+            scopes = [route, self._scope(entity, "route_country", f"{key}|{country}")]
+        else:
+            scopes = [route]
+        entity.routes[(country, None)] = scopes
         return scopes
 
     def _account_scopes(self, entity: FamilyEntity, key: str, country: str,

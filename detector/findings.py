@@ -112,7 +112,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     def bar(threat: str) -> float:
         return ctx.hold_threshold if threat in ctx.holding else ctx.threshold
 
-    if kind == "route":
+    if state.kind.carrier:
         t = bar(DEGRADATION)
         failing = get("delivered")
         if failing >= 1:
@@ -332,6 +332,11 @@ def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Sign
         code = max(state.error_codes, key=lambda c: (state.error_codes[c], c))
         evidence.append({"feature": "top_error_code_share", "value": _round(
             state.error_codes[code] / total), "baseline": None, "error_code": code})
+    if state.kind.name == "route_country":
+        # The route is the entity; the country is where it fails.
+        country = state.scope_id.rsplit("|", 1)[1]
+        for item in evidence:
+            item["country"] = country
     per_minute = state.rate.expected((step + 1) * state.step_ms, state.steps_per_min)
     return Finding(kind, state.kind.name, state.scope_id, state.kind.entity_type,
                    ctx.entity_id, account_id, round(score, 3), step, evidence, throttle_scope,

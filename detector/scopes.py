@@ -87,6 +87,8 @@ class ScopeKind:
     dispersion_after_minutes: float = 0.0
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
     sees_verifications: bool = True  # verify records carry no API key or route
+    # Judges delivery as a carrier's does: report coverage, error codes new to it.
+    carrier: bool = False
     # Population shares a new scope is assumed to have until its own history speaks.
     priors: dict[str, float] = field(default_factory=dict)
 
@@ -123,7 +125,13 @@ KINDS: dict[str, ScopeKind] = {
                   prior_rate_per_min=0.02, min_sends=5, attributes_accounts=True,
                   dispersion_after_minutes=60.0, priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
-                  attributes_accounts=True, sees_verifications=False, priors=DEFAULT_PRIORS),
+                  attributes_accounts=True, sees_verifications=False, carrier=True,
+                  priors=DEFAULT_PRIORS),
+        # A route into one of the countries it carries: an operator that stops
+        # delivering behind a hub hardly moves the whole route's share.
+        ScopeKind("route_country", "route", False, False, False, prior_rate_per_min=2.0,
+                  attributes_accounts=True, sees_verifications=False, carrier=True,
+                  priors=DEFAULT_PRIORS),
     )
 }
 
@@ -150,6 +158,7 @@ SHARES_BY_KIND = {
     "prefix": ("sequential", "premium"),
     "destination": (),
     "route": (),
+    "route_country": (),
 }
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
@@ -244,6 +253,7 @@ class ScopeState:
         # first returned and after how many failures; the last ten minutes' failures
         # under codes first returned in the last hour (all bounded).
         self.failures_seen = 0
+        self.reported = False  # has any delivery report closed here
         self.seen_error_codes: dict[str, tuple[int, int]] = {}
         self.novel_failures: deque[tuple[int, str, int]] = deque()
         # Lazy learning: what closed since the baselines last learnt.
@@ -322,6 +332,8 @@ class ScopeState:
                                                     settled)
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
+        if v[DLRS]:
+            self.reported = True
         if buf.error_codes:
             _decay_into(self.error_codes, buf.error_codes)
             if self.kind.name == "route":
@@ -517,10 +529,12 @@ class ScopeState:
         if best is not None:
             out["delivered"] = best
         if kind.name == "route" and self.novel_failures:
+            # (A route's code is new to it, not to one of its countries: a country's
+            # few failures would make every code the route returns look new there.)
             new_code = self._new_code_signal(step, t1, t10)
             if new_code is not None:
                 out["new_error_code"] = new_code
-        if kind.name == "route":
+        if kind.carrier:
             out.update(self._coverage_signal(t10))
         if kind.use_trees and self.trees is not None and "volume" in out:
             out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
@@ -534,6 +548,10 @@ class ScopeState:
         When traffic falls (a campaign ends) the lagged window's oldest sends reported
         before this window began: no more trials are counted than this window sent.
         """
+        if not self.reported:
+            # A route whose reports never reach the detector (a gateway that does not
+            # forward them) has no coverage to lose.
+            return {}
         best: Signal | None = None
         for window, lagged in ((t10, WDLR), (self.sums.totals(W3), W3DLR)):
             sent = min(self.sums.total_of(lagged, SENDS), window[SENDS])
@@ -672,7 +690,7 @@ class ScopeState:
             t10 = self.sums.totals(W10)
             hits, trials = self._conversion_counts(t10, conv)
             self.conversion.learn_one({"hits": hits * weight, "trials": trials * weight})
-        if self.kind.name == "route":
+        if self.kind.carrier:
             sent = self.sums.totals(WDLR)[SENDS]
             if sent:
                 weight = min(1.0, span / (10 * self.steps_per_min))

@@ -806,3 +806,83 @@ def test_an_enterprise_notice_to_its_staff_number_block_is_no_pumping() -> None:
 def test_the_same_run_of_numbers_at_a_premium_price_is_pumping() -> None:
     records, _ = _staff_notice(random.Random(41), price=0.30)
     assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+HUB_COUNTRIES = {  # a hub's destinations: prefix of numbers, normal delivered share
+    "GB": ("+4474001", 0.97), "DE": ("+49151123", 0.96), "FR": ("+336123", 0.95),
+    "ES": ("+346123", 0.96), "IT": ("+3933312", 0.95), "NG": ("+23480312", 0.88),
+}
+
+
+def _hub_traffic(rng: random.Random, minutes: int, fault_from: int | None) -> list[dict]:
+    """A hub route into six countries, six sends a minute to each. From minute
+    ``fault_from`` on, one Nigerian operator (half of the NG numbers) fails 85% of its
+    messages, under the codes every country's failures always carried."""
+    out: list[dict] = []
+    ordinary = ("30003", "30005", "30006")
+    n = 0
+    for minute in range(minutes):
+        for country, (prefix, delivered) in HUB_COUNTRIES.items():
+            for _ in range(6):
+                ts = T0 + minute * MINUTE + rng.randrange(MINUTE)
+                operator = rng.randrange(2)
+                number = f"{prefix}{operator}{rng.randrange(10_000):04d}"
+                mid, account = f"h-{n}", f"acct_{rng.randrange(8)}"
+                n += 1
+                out.append(_send(ts, mid, account, number, HOME_PRICE, "hub-1",
+                                 "transactional"))
+                down = (country == "NG" and operator == 0 and fault_from is not None
+                        and minute >= fault_from)
+                if rng.random() < (0.15 if down else delivered):
+                    out.append(_dlr(ts + 4_000, mid, account, number, route="hub-1"))
+                else:
+                    out.append(_dlr(ts + 6_000, mid, account, number, "undelivered",
+                                    rng.choice(ordinary), "hub-1"))
+    return out
+
+
+def test_one_operator_down_behind_a_hub_is_found_in_its_country() -> None:
+    """A sixth of a twelfth of the hub's traffic failing hardly moves the hub's share;
+    the route into Nigeria, judged on its own, drops from 88% to about half."""
+    fault_at = 90
+    alerts = alerts_of(_hub_traffic(random.Random(11), 110, fault_at))
+    start = T0 + fault_at * MINUTE
+    found = [a for a in alerts if a["kind"] == "delivery_degradation"
+             and a["entity"] == {"type": "route", "id": "hub-1"}]
+    assert found and min(a["ts"] for a in found) >= start, "raised before the fault"
+    # Three failing messages a minute: the ten-minute window is what makes them sure.
+    assert min(a["ts"] for a in found) - start <= 10 * MINUTE
+    delivered = next(e for e in found[0]["evidence"] if e["feature"] == "delivered_rate")
+    assert delivered["country"] == "NG" and delivered["value"] < delivered["baseline"]
+
+
+def test_a_hub_whose_countries_deliver_differently_raises_nothing() -> None:
+    """Nigeria delivers 88% every hour, the rest 95-97%: each country is judged
+    against its own normal."""
+    alerts = alerts_of(_hub_traffic(random.Random(11), 110, None))
+    assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
+
+
+def test_a_route_into_one_country_is_judged_whole_only() -> None:
+    from detector.config import Config
+    from detector.families import FamilyProcessor
+    from detector.records import parse_record
+
+    proc = FamilyProcessor("route", Config())
+    for i, number in enumerate(("+447400100001", "+447400100002")):
+        proc.process(parse_record("sms.send", _send(T0 + i, f"m{i}", "a", number,
+                                                    HOME_PRICE)["value"]))
+    assert sorted(proc.entities["gb-main"].scopes) == ["route:gb-main"]
+    proc.process(parse_record("sms.send", _send(T0 + 5, "m5", "a", "+4915112000001",
+                                                HOME_PRICE)["value"]))
+    assert sorted(proc.entities["gb-main"].scopes) == [
+        "route:gb-main", "route_country:gb-main|DE", "route_country:gb-main|GB"]
+
+
+def test_a_route_whose_reports_never_reach_the_detector_raises_nothing() -> None:
+    """A gateway that does not forward a route's delivery reports: nothing says the
+    route ever reported, so nothing says it stopped."""
+    records = [r for r in _route_traffic(random.Random(3), 60, None, "30410")
+               if r["topic"] == "sms.send"]
+    assert not [a for a in alerts_of(records) if a["kind"] == "delivery_degradation"]
+
