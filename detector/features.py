@@ -34,7 +34,10 @@ FOREIGN_URL = 22
 # Sends asking the reader to phone a number, in a text the scope had not sent before the
 # last hour: the lure of a callback scam, which carries no link.
 NEW_CALLBACK = 23
-WIDTH = 24
+# Codes to a number that had one in the ten minutes before and has not entered any:
+# a user asking again, or a handset being bombed (see scopes.RESEND_SHARE).
+REPEATS = 24
+WIDTH = 25
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10

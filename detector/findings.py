@@ -52,6 +52,10 @@ THROTTLED_KINDS = frozenset({PUMPING, TAKEOVER, SPAM, BOMBING})
 DOMINANT_SHARE = 0.6
 REPEATED_SHARE = 0.9  # of a window's sends with a body seen in it before: one text
 MIN_UNVERIFIED = 3  # unverified codes that say where pumping goes (see _pumped_numbers)
+# Share of codes to numbers texted minutes before (resends) above which unanswered
+# codes are bombing, not pumping.
+BOMBED_REPEAT_SHARE = 0.5
+MIN_BOMBED_NUMBERS = 3
 BLOCK_DIGITS = 2  # a range-wide block stops every sender in 1/100 of the range only
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).
@@ -155,7 +159,17 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
-    t = bar(PUMPING)
+    # Codes nobody enters, but to the same few handsets over and over: people being
+    # bombed (a block of an office's numbers), not a range being pumped. The same
+    # traces, judged (and held) as bombing.
+    bombing = _bombing_many(state, signals, bar(BOMBING), BOMBING in ctx.holding, ctx)
+    t = bar(BOMBING) if bombing else bar(PUMPING)
+    if bombing and get("repeats") >= t and vol >= t / 2:
+        # Once every bombed number has had its first code, they are no longer new
+        # numbers that nobody verifies: the repeats alone say it.
+        return _finding(BOMBING, vol + get("conversion") + get("repeats"), state,
+                        signals, step, ctx, ("volume", "conversion", "repeats"),
+                        _bombed_block(state, ctx))
     if get("conversion") < t / 2 and get("premium") < t / 2 and _ordinary_price(state):
         # A run of numbers alone, at what an ordinary message costs: an enterprise
         # texting its staff's number block. Pumping pays only where termination is
@@ -182,6 +196,10 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # sends a minute by each of many accounts barely moves the range's volume.
     both = get("conversion") >= t / 2 and get("sequential") >= t / 2
     if fraud >= t and (vol >= t / 2 or state.young(step) or both):
+        if bombing:
+            return _finding(BOMBING, vol + get("conversion") + get("repeats"), state,
+                            signals, step, ctx, ("volume", "conversion", "repeats"),
+                            _bombed_block(state, ctx))
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "high_price",
@@ -249,6 +267,38 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
     return None
+
+
+def _bombing_many(state: ScopeState, signals: dict[str, Signal], t: float, holding: bool,
+                  ctx: Context) -> bool:
+    """Do most of the codes go to several numbers that had one minutes before, far more
+    often than users ask again? (One number alone is its own scope's to judge.) Once
+    held, the share may fall as far as the surprise may."""
+    repeats = signals.get("repeats")
+    if repeats is None or len(state.repeated_numbers) < MIN_BOMBED_NUMBERS:
+        return False
+    least = BOMBED_REPEAT_SHARE * (ctx.hold_threshold / ctx.threshold if holding else 1.0)
+    return repeats.value >= least and repeats.surprise >= t / 2
+
+
+def _bombed_block(state: ScopeState, ctx: Context) -> dict[str, str] | None:
+    """The block of the numbers sent codes again and again, when most fall in one
+    (``BLOCK_DIGITS`` below the prefix depth): from this account for an account's
+    finding, from every sender for a range's. Else no throttle here (each bombed
+    number is throttled as a destination).
+
+    (Each scope is held by one episode only: an account's finding never releases the
+    block a range's finding still holds.)"""
+    depth = ctx.prefix_depth + 1 + BLOCK_DIGITS
+    by_block: dict[str, int] = {}
+    for number in state.repeated_numbers:
+        if len(number) > depth:
+            by_block[number[:depth]] = by_block.get(number[:depth], 0) + 1
+    block = _dominant(by_block)
+    if block is None:
+        return None
+    return {"account_id": ctx.account_id, "prefix": block} if ctx.account_id else {
+        "prefix": block}
 
 
 def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
@@ -362,6 +412,7 @@ _FEATURE_NAMES = {
     "delivered": "delivered_rate",
     "dlr_coverage": "delivery_report_coverage",
     "new_error_code": "new_error_code_failure_share",
+    "repeats": "repeat_code_share",
     "trees": "half_space_trees_score",
 }
 

@@ -488,8 +488,11 @@ def _destinations(scope: dict[str, str]) -> tuple[str, str] | None:
 
 
 # A limit never goes below one send a minute: slower than that it is a block, which
-# only a critical finding or a repeat offence earns.
+# only a critical finding or a repeat offence earns. A handset is the exception: a
+# person gets a few codes an hour, and a bomber pacing one a minute and a half would
+# pass a limit of one a minute whole.
 MIN_LIMIT_PER_S = 1 / 60
+MIN_NUMBER_LIMIT_PER_S = 1 / 600
 
 
 def limit_rate(finding: Finding, ceiling: float) -> float:
@@ -498,12 +501,17 @@ def limit_rate(finding: Finding, ceiling: float) -> float:
     through whole: pumping at twenty sends a minute never reaches one a second.
 
     >>> from types import SimpleNamespace as F
-    >>> limit_rate(F(normal_rate_per_s=0.05), 1.0), limit_rate(F(normal_rate_per_s=None), 1.0)
-    (0.05, 1.0)
-    >>> limit_rate(F(normal_rate_per_s=0.0001), 1.0)
+    >>> limit_rate(F(normal_rate_per_s=0.05, entity_type="account"), 1.0)
+    0.05
+    >>> limit_rate(F(normal_rate_per_s=None, entity_type="account"), 1.0)
+    1.0
+    >>> limit_rate(F(normal_rate_per_s=0.0001, entity_type="account"), 1.0)
     0.0167
+    >>> limit_rate(F(normal_rate_per_s=0.0001, entity_type="destination"), 1.0)
+    0.0017
     """
     normal = finding.normal_rate_per_s
     if normal is None:
         return ceiling
-    return round(min(ceiling, max(MIN_LIMIT_PER_S, normal)), 4)
+    floor = MIN_NUMBER_LIMIT_PER_S if finding.entity_type == "destination" else MIN_LIMIT_PER_S
+    return round(min(ceiling, max(floor, normal)), 4)

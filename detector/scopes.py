@@ -37,6 +37,7 @@ from detector.features import (
     OTP,
     OTP_NUMBERS,
     PREMIUM,
+    REPEATS,
     SEGMENTS,
     SENDS,
     SEQUENTIAL,
@@ -182,6 +183,10 @@ SMALL_POOL = 64
 # money-at-risk signal; see ScopeState.signals. Default of detector.high_price_usd.
 HIGH_PRICE_USD = 0.15
 PRICED_KINDS = frozenset({"account_country", "prefix"})
+# Share of an account's codes that go to a number which had one in the ten minutes
+# before: users who ask again. Pumping walks numbers it never texted; bombing texts
+# the same few handsets again and again.
+RESEND_SHARE = 0.2
 # An account that had texted this many distinct numbers before it first sent to a
 # country is established: that country is new to it (see ScopeState.signals).
 ESTABLISHED_DESTINATIONS = 50
@@ -241,6 +246,8 @@ class ScopeState:
         self.seen_callbacks: dict[int, int] = {}  # callback texts' fingerprint -> first step
         self.recent_otp_numbers: dict[str, int] = {}
         self.recent_verified_numbers: dict[str, int] = {}
+        # Numbers sent a code again in the last ten minutes without entering one.
+        self.repeated_numbers: dict[str, int] = {}
         self.seen_countries: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self.seen_ips: dict[str, int] = {}
@@ -299,6 +306,10 @@ class ScopeState:
                 v[NEW_CALLBACK] = _novel(buf.callbacks, self.seen_callbacks, step,
                                          NOVELTY_MINUTES * self.steps_per_min)
         if buf.otp_numbers:
+            v[REPEATS] = _unanswered_repeats(buf, self.recent_otp_numbers,
+                                             self.recent_verified_numbers,
+                                             self.repeated_numbers, step,
+                                             10 * self.steps_per_min)
             v[OTP_NUMBERS] = _fresh(buf.otp_numbers, self.recent_otp_numbers, step,
                                     10 * self.steps_per_min)
         if buf.verified_numbers:
@@ -516,6 +527,12 @@ class ScopeState:
             out["conversion"] = Signal(
                 self.conversion.score_one({"hits": hits, "trials": trials}),
                 share(hits, trials), self.conversion.mean)
+        if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
+                and kind.name != "destination"):
+            # Codes to numbers that had one minutes before and entered none: users
+            # asking again, or handsets being bombed (a number's own scope judges it).
+            out["repeats"] = Signal(binomial_surprise(t10[REPEATS], t10[OTP], RESEND_SHARE),
+                                    share(t10[REPEATS], t10[OTP]), RESEND_SHARE)
         # A route that dies shows in the last minutes long before it moves the 10-minute
         # share: judge 1, 3 and 10 minutes and keep the strongest.
         best: Signal | None = None
@@ -770,6 +787,28 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
     while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= step - horizon):
         del recent[next(iter(recent))]
     return fresh
+
+
+def _unanswered_repeats(buf: StepBuffer, recent: dict[str, int], verified: dict[str, int],
+                        repeated: dict[str, int], step: int, horizon: int) -> float:
+    """The step's codes to numbers that already had one in the last ``horizon`` steps
+    (or earlier in this step) and entered none since then (read before the step's own
+    codes and verifications are remembered). Such numbers are remembered in
+    ``repeated`` (number -> step, bounded, for ``horizon`` steps)."""
+    repeats = 0
+    since = step - horizon
+    for number, count in buf.otp_numbers.items():
+        if number in buf.verified_numbers or verified.get(number, since) > since:
+            continue  # the handset answers: a user who asked again and got in
+        last = recent.get(number)
+        again = count if last is not None and last > since else count - 1
+        if again:
+            repeats += again
+            repeated.pop(number, None)
+            repeated[number] = step
+    while repeated and (len(repeated) > RECENT_CAP or next(iter(repeated.values())) <= since):
+        del repeated[next(iter(repeated))]
+    return repeats
 
 
 def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:

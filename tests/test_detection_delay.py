@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hand_streams import alerts_of
+from hand_streams import alerts_of, commands_of
 
 T0 = 1_772_400_000_000  # event time of the streams' start (ms)
 MINUTE = 60_000
@@ -879,10 +879,93 @@ def test_a_route_into_one_country_is_judged_whole_only() -> None:
         "route:gb-main", "route_country:gb-main|DE", "route_country:gb-main|GB"]
 
 
+def _nl_forms(rng: random.Random, minutes: int) -> list[dict]:
+    """Two accounts' sign-up forms, each an honest verified code a minute to Dutch
+    mobiles."""
+    out: list[dict] = []
+    for account in ("form_big", "form_small"):
+        for n in range(minutes):
+            ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+            out += _honest_otp(rng, ts, n, account, "+3162112", HOME_PRICE, "nl-main")
+    return out
+
+
+OFFICE_BLOCK = "+316219413"
+ATTACK_MINUTES = 30
+
+
+def test_an_office_block_bombed_through_two_forms_is_bombing_not_pumping() -> None:
+    """Ten numbers of one company's block, each sent a code every minute or two through
+    two sign-up forms, none ever entered. Codes nobody enters to numbers in a run look
+    like pumping at first; the same handsets coming back again and again are people
+    being bombed, and the block is what to stop."""
+    rng = random.Random(21)
+    records = _nl_forms(rng, 90 + ATTACK_MINUTES + 10)
+    victims = [f"{OFFICE_BLOCK}{rng.randrange(100):02d}" for _ in range(10)]
+    n = 0
+    for number in victims:
+        ts = ATTACK_START + rng.randrange(60_000)
+        while ts < ATTACK_START + ATTACK_MINUTES * MINUTE:
+            account = rng.choice(("form_big", "form_small"))
+            records += [_send(ts, f"bomb-{n}", account, number, HOME_PRICE, "nl-main"),
+                        _dlr(ts + 3_000, f"bomb-{n}", account, number, route="nl-main")]
+            n += 1
+            ts += rng.randrange(50_000, 170_000)
+    alerts = [a for a in alerts_of(records) if a["ts"] >= ATTACK_START]
+    bombing = [a for a in alerts if a["kind"] == "sms_bombing"
+               and a["entity"]["type"] != "destination" and a["severity"] != "info"]
+    assert bombing, "the block's bombing was only ever seen as pumping, or not at all"
+    assert min(a["ts"] for a in bombing) - ATTACK_START <= 10 * MINUTE
+    scopes = [a["throttle_scope"] for a in bombing if "throttle_scope" in a]
+    assert scopes and all(OFFICE_BLOCK.startswith(s["prefix"]) for s in scopes)
+    # An account's finding stops that account's sends only: the range's holds the block
+    # for every sender, and neither can release the other's.
+    assert all(s.get("account_id") == a["account_id"]
+               for a in bombing if a["entity"]["type"] == "account"
+               for s in [a.get("throttle_scope", {})] if s)
+    repeat = next(e for a in bombing for e in a["evidence"]
+                  if e["feature"] == "repeat_code_share")
+    assert repeat["value"] >= 0.5 > repeat["baseline"]
+
+
+def test_the_same_forms_walking_new_numbers_of_the_block_are_pumping() -> None:
+    rng = random.Random(21)
+    records = _nl_forms(rng, 90 + ATTACK_MINUTES + 10)
+    ts, n = ATTACK_START, 0
+    while ts < ATTACK_START + ATTACK_MINUTES * MINUTE:
+        account = rng.choice(("form_big", "form_small"))
+        number = f"{OFFICE_BLOCK[:-1]}{n:03d}"  # every code to a number never texted
+        records += [_send(ts, f"pump-{n}", account, number, 0.3, "nl-main"),
+                    _dlr(ts + 3_000, f"pump-{n}", account, number, route="nl-main")]
+        n += 1
+        ts += rng.randrange(5_000, 17_000)
+    alerts = [a for a in alerts_of(records) if a["ts"] >= ATTACK_START]
+    assert [a for a in alerts if a["kind"] == "sms_pumping"]
+    assert not [a for a in alerts if a["kind"] == "sms_bombing"]
+
+
 def test_a_route_whose_reports_never_reach_the_detector_raises_nothing() -> None:
     """A gateway that does not forward a route's delivery reports: nothing says the
     route ever reported, so nothing says it stopped."""
     records = [r for r in _route_traffic(random.Random(3), 60, None, "30410")
                if r["topic"] == "sms.send"]
     assert not [a for a in alerts_of(records) if a["kind"] == "delivery_degradation"]
+
+
+def test_a_handset_sent_a_code_every_minute_and_a_half_is_limited_below_that() -> None:
+    """One number, a code every 55 to 125 seconds for an hour through a busy form,
+    none entered. A limit of one send a minute (the floor for any other scope) would
+    let every one of them through."""
+    rng = random.Random(14)
+    records = _nl_forms(rng, 90 + 70)
+    victim, ts, n = "+31621123456", ATTACK_START, 0
+    while ts < ATTACK_START + 60 * MINUTE:
+        records += [_send(ts, f"slow-{n}", "form_big", victim, HOME_PRICE, "nl-main"),
+                    _dlr(ts + 3_000, f"slow-{n}", "form_big", victim, route="nl-main")]
+        ts += rng.randrange(55_000, 125_000)
+        n += 1
+    commands = [c for c in commands_of(records)
+                if c["scope"].get("prefix") == victim and c["action"] != "release"]
+    assert commands and commands[0]["ts"] - ATTACK_START <= 15 * MINUTE
+    assert all(c["action"] == "block" or c["rate_per_s"] <= 1 / 300 for c in commands)
 
