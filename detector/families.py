@@ -23,6 +23,7 @@ lateness allowance gives the same alerts and commands.
 from __future__ import annotations
 
 import heapq
+import math
 import pickle
 from collections import Counter
 from collections.abc import Iterable
@@ -62,6 +63,10 @@ SEND_ROUTE_CAP = 4096
 CODES_ON_RATIO, CODES_OFF_RATIO = 0.5, 0.2
 FEED_HALF_LIFE_MS = 3_600_000
 MIN_FEED_SENDS = 10.0
+# Verifications an account's recent pace says should have come, none having come, for
+# its feed to count as down (see _feed_stalled): a chance of about 1e-9 if it works.
+STALLED_VERIFICATIONS = 20.0
+LN2 = math.log(2.0)
 
 
 @dataclass(slots=True)
@@ -114,7 +119,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
         if event.category == "otp" or (event.category is None
                                        and _codes_uncategorised(entity)):
             last = entity.last_verification_ts
-            event.verifiable = last is not None and event.ts - last <= VERIFICATION_FEED_MS
+            event.verifiable = (last is not None and event.ts - last <= VERIFICATION_FEED_MS
+                                and not _feed_stalled(entity, event.ts - last))
         elif event.category is None:
             event.verifiable = False  # not known to be a code: no conversion trial
         if event.route is not None and entity.send_routes is not None:
@@ -140,6 +146,19 @@ def _count_feed(entity: FamilyEntity, ts: int, sends: float = 0.0, verifies: flo
         entity.feed_ts = ts
     entity.feed_sends += sends
     entity.feed_verifies += verifies
+
+
+def _feed_stalled(entity: FamilyEntity, silent_ms: int) -> bool:
+    """Has the account's verification feed gone quiet for far longer than its users
+    ever wait between two verifications?
+
+    Pumping added to an account leaves its real users verifying; a webhook that breaks
+    stops every verification at once. Once ``STALLED_VERIFICATIONS`` of them are
+    missing at the account's recent pace, the feed is down, and its OTPs say nothing
+    about conversion until a verification comes again.
+    """
+    per_ms = entity.feed_verifies * LN2 / FEED_HALF_LIFE_MS
+    return silent_ms * per_ms >= STALLED_VERIFICATIONS
 
 
 def _codes_uncategorised(entity: FamilyEntity) -> bool:
@@ -516,6 +535,11 @@ class FamilyProcessor:
             return None
         self.counters[f"evaluations:{scope.kind.name}"] += 1
         signals = scope.signals(step)
+        last = entity.last_verification_ts
+        if last is not None and _feed_stalled(entity, (step + 1) * self.step_ms - last):
+            # The account's verifications stopped all at once: its codes sent in the
+            # moments before that showed are no evidence of anything either.
+            signals.pop("conversion", None)
         spread = scope.dear_spread(step, entity.scopes.values())
         if spread is not None:
             signals["dear_countries"] = spread

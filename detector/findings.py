@@ -56,6 +56,9 @@ MIN_UNVERIFIED = 3  # unverified codes that say where pumping goes (see _pumped_
 # codes are bombing, not pumping.
 BOMBED_REPEAT_SHARE = 0.5
 MIN_BOMBED_NUMBERS = 3
+# Conversion at this share of its normal or above: the codes go to people. Under the
+# second, they collapsed.
+CODES_ENTERED, COLLAPSED = 0.8, 0.3
 BLOCK_DIGITS = 2  # a range-wide block stops every sender in 1/100 of the range only
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).
@@ -106,6 +109,13 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
           ) -> Finding | None:
     """The most specific finding the signals support, or None."""
     s = {name: sig.surprise * ctx.sensitivity for name, sig in signals.items()}
+    conversion = signals.get("conversion")
+    if (conversion is not None and conversion.value > COLLAPSED * conversion.baseline
+            and s["conversion"] < 2 * ctx.threshold):
+        # Short of a collapse, fewer codes entered is what a launch's new users do too:
+        # it counts only when it is overwhelming on its own, twice the alert bar
+        # (pumping at twice an account's pace: hundreds of codes, a third entered).
+        s["conversion"] = 0.0
 
     def get(name: str) -> float:
         return s.get(name, 0.0)
@@ -174,6 +184,10 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # A run of numbers alone, at what an ordinary message costs: an enterprise
         # texting its staff's number block. Pumping pays only where termination is
         # dear, or shows in codes nobody enters.
+        fraud = 0.0
+    if _codes_entered(signals):
+        # Its people enter their codes as they always did: pumped numbers belong to
+        # nobody. A run of numbers or a dear range is then where the users are.
         fraud = 0.0
     if get("conversion") >= 1 or get("sequential") >= 1:
         # A premium-priced destination is what pays a pumping ring: it raises the odds
@@ -267,6 +281,13 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
     return None
+
+
+def _codes_entered(signals: dict[str, Signal]) -> bool:
+    """Is the scope's OTP conversion (where its account reports verifications) at
+    least ``CODES_ENTERED`` of its normal?"""
+    conversion = signals.get("conversion")
+    return conversion is not None and conversion.value >= CODES_ENTERED * conversion.baseline
 
 
 def _bombing_many(state: ScopeState, signals: dict[str, Signal], t: float, holding: bool,

@@ -229,8 +229,9 @@ class ScopeState:
                                  dispersion_after=kind.dispersion_after_minutes * spm)
         self.shares: dict[str, ProportionBaseline] = {}
         # Pumped numbers almost never verify; a launch's new users verify less,
-        # but nowhere near zero: only a collapse to under 30% of normal counts.
-        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.7,
+        # but nowhere near zero: only a fall to under half of normal counts (pumping
+        # at twice an account's own pace leaves a third of its codes entered).
+        self.conversion = ProportionBaseline(kind.priors["conversion"], "down", min_effect=0.5,
                                              prior_weight=STRONG_PRIOR_TRIALS)
         self.delivered = ProportionBaseline(kind.priors["delivered"], "down", min_effect=0.3)
         self.dlr_coverage = ProportionBaseline(kind.priors["dlr_coverage"], "down",
