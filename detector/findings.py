@@ -240,8 +240,10 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return None
     if kind in ("account", "api_key"):
         dup = get("dup_body")
-        fresh = get("new_destination") >= t / 2 or (state.young(step)
-                                                     and _bursting(state, step, ctx))
+        # (A young scope's flood already judged a lure stays one while it goes on:
+        # against its own life so far, a steady flood soon stops being a burst.)
+        fresh = get("new_destination") >= t / 2 or (state.young(step) and (
+            SPAM in ctx.holding or _bursting(state, step, ctx)))
         # One text over and over. For an account that always sends one template the
         # share cannot rise above its baseline, so a burst that is nearly all one text
         # counts as repeated even when that is no surprise (its links still must be).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hand_streams import alerts_of
+from hand_streams import alerts_of, commands_of
 
 T0 = 1_772_400_000_000
 MINUTE = 60_000
@@ -192,3 +192,28 @@ def test_new_servers_in_the_account_s_own_network_are_no_takeover() -> None:
 def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
     alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)]))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
+def test_a_new_account_s_steady_lure_flood_is_held_while_it_lasts() -> None:
+    """An account the detector never saw appears mid-stream and sends one lure a
+    second for forty minutes, steadily. Against its own short life a steady flood soon
+    stops being a burst; the episode must not read that as the account calming down."""
+    rng = random.Random(11)
+    records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
+                          f"Order {n} is on its way") for n in range(90 * 60)]
+    for record in records:
+        record["value"].update(account_id="courier", api_key_id="key_courier",
+                               category="transactional")
+    start, end = T0 + 30 * MINUTE, T0 + 70 * MINUTE
+    for n, ts in enumerate(range(start, end, 1_000)):
+        record = _marketing(ts, f"l{n}", f"+447400{rng.randrange(10**6):06d}",
+                            f"Your parcel is held: pay the fee at {LURE_SITE.format(n)}")
+        record["value"].update(account_id="fresh", api_key_id="key_fresh")
+        records.append(record)
+    det_commands = [c for c in commands_of(records)
+                    if c["scope"].get("account_id") == "fresh"]
+    blocks = [c for c in det_commands if c["action"] != "release"]
+    assert blocks and blocks[0]["ts"] - start <= 2 * MINUTE
+    released = [c["ts"] for c in det_commands if c["action"] == "release"]
+    assert not released or min(released) >= end, "released while the flood went on"
+
