@@ -118,7 +118,12 @@ class SeasonalRate:
 
     def score_one(self, x: dict[str, Any]) -> float:
         expected = self.expected(int(x["ts"]), float(x["span"]))
-        return poisson_surprise(float(x["count"]), expected) / self.dispersion
+        # Over-dispersed counts (a negative binomial with clusters no bigger than a
+        # geometric's) have a variance at most 1 + expected times their mean: the
+        # dispersion learnt over long quiet stretches cannot apply in full to a window
+        # expected to hold less than one event (a quiet account's first real burst).
+        dispersion = min(self.dispersion, 1.0 + expected)
+        return poisson_surprise(float(x["count"]), expected) / dispersion
 
     def history_steps(self) -> float:
         """Decayed steps of own history; small means the prior still dominates."""
