@@ -71,16 +71,22 @@ def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam(
     assert "new_link_host_share" in evidence
 
 
+def _courier(rng: random.Random, minutes: int) -> list[dict]:
+    """A busy account that keeps the stream going: a delivery notice a second."""
+    records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
+                          f"Order {n} is on its way") for n in range(minutes * 60)]
+    for record in records:
+        record["value"].update(account_id="courier", api_key_id="key_courier",
+                               category="transactional")
+    return records
+
+
 def _quiet_shop_first_campaign(link: str, sender: str | None = "Kafyex") -> list[dict]:
     """A busy account keeps the stream going; a quiet shop (sender "Kafyex") first
     texts ten minutes in, a welcome every few minutes with no link. Forty minutes in it
     sends its first campaign: 400 a minute for five minutes, to new numbers."""
     rng = random.Random(9)
-    records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
-                          f"Order {n} is on its way") for n in range(50 * 60)]
-    for record in records:
-        record["value"].update(account_id="courier", api_key_id="key_courier",
-                               category="transactional")
+    records = _courier(rng, 50)
 
     def shop(ts: int, mid: str, body: str) -> dict:
         record = _marketing(ts, mid, f"+447400{rng.randrange(10**6):06d}", body)
@@ -199,11 +205,7 @@ def test_a_new_account_s_steady_lure_flood_is_held_while_it_lasts() -> None:
     second for forty minutes, steadily. Against its own short life a steady flood soon
     stops being a burst; the episode must not read that as the account calming down."""
     rng = random.Random(11)
-    records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
-                          f"Order {n} is on its way") for n in range(90 * 60)]
-    for record in records:
-        record["value"].update(account_id="courier", api_key_id="key_courier",
-                               category="transactional")
+    records = _courier(rng, 90)
     start, end = T0 + 30 * MINUTE, T0 + 70 * MINUTE
     for n, ts in enumerate(range(start, end, 1_000)):
         record = _marketing(ts, f"l{n}", f"+447400{rng.randrange(10**6):06d}",
