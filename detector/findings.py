@@ -174,12 +174,16 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # traces, judged (and held) as bombing.
     bombing = _bombing_many(state, signals, bar(BOMBING), BOMBING in ctx.holding, ctx)
     t = bar(BOMBING) if bombing else bar(PUMPING)
+
+    def bombed() -> Finding:
+        return _finding(BOMBING, vol + get("conversion") + get("repeats"), state, signals,
+                        step, ctx, ("volume", "conversion", "repeats"),
+                        _bombed_block(state, ctx))
+
     if bombing and get("repeats") >= t and vol >= t / 2:
         # Once every bombed number has had its first code, they are no longer new
         # numbers that nobody verifies: the repeats alone say it.
-        return _finding(BOMBING, vol + get("conversion") + get("repeats"), state,
-                        signals, step, ctx, ("volume", "conversion", "repeats"),
-                        _bombed_block(state, ctx))
+        return bombed()
     if get("conversion") < t / 2 and get("premium") < t / 2 and _ordinary_price(state):
         # A run of numbers alone, at what an ordinary message costs: an enterprise
         # texting its staff's number block. Pumping pays only where termination is
@@ -211,9 +215,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     both = get("conversion") >= t / 2 and get("sequential") >= t / 2
     if fraud >= t and (vol >= t / 2 or state.young(step) or both):
         if bombing:
-            return _finding(BOMBING, vol + get("conversion") + get("repeats"), state,
-                            signals, step, ctx, ("volume", "conversion", "repeats"),
-                            _bombed_block(state, ctx))
+            return bombed()
         score = vol + fraud
         return _finding(PUMPING, score, state, signals, step, ctx,
                         ("volume", "conversion", "sequential", "premium", "high_price",

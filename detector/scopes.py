@@ -370,9 +370,7 @@ class ScopeState:
         for d in buf.destinations:
             recent.pop(d, None)
             recent[d] = step
-        horizon = step - 10 * self.steps_per_min
-        while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
-            del recent[next(iter(recent))]
+        _forget_older(recent, step - 10 * self.steps_per_min)
         # A sorted pool of the last ten minutes' numbers (a slow ramp sends one number
         # a minute or two), kept incrementally: sorting
         # it afresh at every close would cost more than everything else here.
@@ -418,9 +416,7 @@ class ScopeState:
             dup += count if fp in recent else count - 1
             recent.pop(fp, None)
             recent[fp] = step
-        horizon = step - 10 * self.steps_per_min
-        while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= horizon):
-            del recent[next(iter(recent))]
+        _forget_older(recent, step - 10 * self.steps_per_min)
         buf.values[DUP_BODY] = dup
 
     # -- judging ---------------------------------------------------------
@@ -785,8 +781,7 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
         if last is None or last <= step - horizon:
             fresh += 1
         recent[key] = step
-    while recent and (len(recent) > RECENT_CAP or next(iter(recent.values())) <= step - horizon):
-        del recent[next(iter(recent))]
+    _forget_older(recent, step - horizon)
     return fresh
 
 
@@ -807,9 +802,15 @@ def _unanswered_repeats(buf: StepBuffer, recent: dict[str, int], verified: dict[
             repeats += again
             repeated.pop(number, None)
             repeated[number] = step
-    while repeated and (len(repeated) > RECENT_CAP or next(iter(repeated.values())) <= since):
-        del repeated[next(iter(repeated))]
+    _forget_older(repeated, since)
     return repeats
+
+
+def _forget_older(memory: dict[K, int], since: int) -> None:
+    """Forget what was last seen at or before step ``since``, and the oldest past
+    ``RECENT_CAP`` (a memory kept in the order things were last seen)."""
+    while memory and (len(memory) > RECENT_CAP or next(iter(memory.values())) <= since):
+        del memory[next(iter(memory))]
 
 
 def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:
