@@ -56,6 +56,10 @@ MIN_UNVERIFIED = 3  # unverified codes that say where pumping goes (see _pumped_
 # codes are bombing, not pumping.
 BOMBED_REPEAT_SHARE = 0.5
 MIN_BOMBED_NUMBERS = 3
+# Share of a step's sends from networks new to the account above which the account is
+# all the hijacker's (see _whole_account_taken).
+STRANGERS_ONLY = 0.9
+MIN_ROTATED_SENDS = 5  # keyed sends in that step: a few sends say nothing of rotation
 # Conversion at this share of its normal or above: the codes go to people. Under the
 # second, they collapsed.
 CODES_ENTERED, COLLAPSED = 0.8, 0.3
@@ -85,6 +89,9 @@ class Finding:
     # The judged scope's own normal pace (its baseline, sends a second): what a limit
     # holds the throttled scope to, so it cuts the excess and lets the usual through.
     normal_rate_per_s: float | None = None
+    # The proposed scope is to replace a narrower one the episode holds: the attacker
+    # holds more of the account than the throttled part (see _whole_account_taken).
+    widens: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +170,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         spread = max(get("new_destination"), get("new_country"), get("premium"),
                      get("foreign_url"))
         if origin >= t and spread >= t / 2:
-            return _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
-                            ("volume", "new_key", "new_ip", "new_destination", "new_country",
-                             "premium", "foreign_url"), _origin_scope(state, ctx))
+            finding = _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
+                               ("volume", "new_key", "new_ip", "new_destination",
+                                "new_country", "premium", "foreign_url"),
+                               _origin_scope(state, ctx))
+            finding.widens = _whole_account_taken(state, finding.throttle_scope)
+            return finding
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
@@ -515,6 +525,20 @@ def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     if key is not None:
         scope["api_key_id"] = key
     return scope
+
+
+def _whole_account_taken(state: ScopeState, scope: dict[str, str] | None) -> bool:
+    """Does a hijacker send with several of the account's keys at once, and nobody else?
+
+    The last step's sends went through two keys or more, none dominating, and nearly
+    all of them came from networks new to the account: blocking the one key the first
+    step showed lets the rest through.
+    (A step that mixes the account's own traffic with a single stolen key's names no
+    key either, but its own addresses are in it.)"""
+    keys = state.last_step_keys
+    return (scope is not None and "api_key_id" not in scope and len(keys) >= 2
+            and sum(keys.values()) >= MIN_ROTATED_SENDS
+            and state.last_step_strangers >= STRANGERS_ONLY)
 
 
 def _new_country_scope(state: ScopeState, step: int, ctx: Context) -> dict[str, str]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from detector.config import Config
 from detector.enrichment import regions_of_prefix
-from detector.findings import ANOMALY, BOMBING, THROTTLED_KINDS, Finding
+from detector.findings import ANOMALY, BOMBING, TAKEOVER, THROTTLED_KINDS, Finding
 from detector.signing import sign_command
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
@@ -176,7 +176,7 @@ class Policy:
                 # After the narrower command, so the attack is never left unthrottled.
                 out.append(self._release(
                     previous, step, ts, f"{finding.kind} on {finding.entity_type} "
-                    f"{finding.entity_id} narrowed to {_canonical(narrowed['scope'])}"))
+                    f"{finding.entity_id} moved to {_canonical(narrowed['scope'])}"))
         return out
 
     def _narrow(self, episode: Episode, finding: Finding, ts: int) -> dict[str, Any] | None:
@@ -188,8 +188,9 @@ class Policy:
         the account (account x prefix inside the prefix, see ``_narrower``), a
         prefix-wide block only stops everyone else's traffic. Returns the throttle
         given up (the caller issues the narrower one, then releases this); never
-        widens a prefix: a broader proposal keeps the episode's scope. Bombing is the
-        exception, see ``_every_sender``.
+        widens a prefix: a broader proposal keeps the episode's scope. Bombing and a
+        hijacker holding several keys are the exceptions, see ``_every_sender`` and
+        ``_every_key``.
         """
         current = episode.throttle
         if current is None or current["expires_at"] <= ts:
@@ -200,6 +201,10 @@ class Policy:
             # site's forms, the next ones the bomber's other sites. The number is
             # throttled for every sender once no one sender dominates it.
             change = _every_sender(proposed, current["scope"])
+        elif finding.kind == TAKEOVER and finding.widens:
+            # Likewise a hijacker rotating the account's keys: the first step showed
+            # one of them; blocking it alone let two thirds of the attack through.
+            change = _every_key(proposed, current["scope"])
         else:
             change = _narrower(proposed, current["scope"])
         if not change:
@@ -422,6 +427,19 @@ def _every_sender(proposed: dict[str, str], current: dict[str, str]) -> bool:
     """
     return ("account_id" not in proposed and "account_id" in current
             and proposed.get("prefix") == current.get("prefix"))
+
+
+def _every_key(proposed: dict[str, str], current: dict[str, str]) -> bool:
+    """Does ``proposed`` throttle the whole account ``current`` throttles one key of?
+
+    >>> _every_key({"account_id": "a1"}, {"account_id": "a1", "api_key_id": "k1"})
+    True
+    >>> _every_key({"account_id": "a1", "api_key_id": "k2"},
+    ...            {"account_id": "a1", "api_key_id": "k1"})
+    False
+    """
+    return (set(proposed) == {"account_id"} and "api_key_id" in current
+            and proposed["account_id"] == current.get("account_id"))
 
 
 def _canonical(scope: dict[str, str]) -> str:

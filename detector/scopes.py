@@ -257,6 +257,7 @@ class ScopeState:
         self.failing_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
+        self.last_step_strangers = 0.0  # share of the last step's sends from new networks
         # Routes: how many failures the route has reported, when each error code was
         # first returned and after how many failures; the last ten minutes' failures
         # under codes first returned in the last hour (all bounded).
@@ -342,6 +343,8 @@ class ScopeState:
                 v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
                 v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks,
                                                     settled)
+        if self.kind.track_origin and v[SENDS]:
+            self.last_step_strangers = v[NEW_IP] / v[SENDS]
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
         if v[DLRS]:

@@ -219,3 +219,29 @@ def test_a_new_account_s_steady_lure_flood_is_held_while_it_lasts() -> None:
     released = [c["ts"] for c in det_commands if c["action"] == "release"]
     assert not released or min(released) >= end, "released while the flood went on"
 
+
+
+def test_a_hijacker_rotating_the_account_s_keys_gets_the_whole_account_blocked() -> None:
+    """A shop texts its regulars through three keys (most through the first) from its
+    own server for two hours. Then a hijacker sends lures twice a second from six home
+    lines elsewhere: with the first key for half a minute, then rotating all three.
+    Blocking only the key the first steps showed would let two thirds through."""
+    rng = random.Random(21)
+    keys = ("key_a", "key_b", "key_c")
+    records = []
+    for n in range(240):
+        record = _marketing(T0 + n * 30_000 + rng.randrange(30_000), f"r{n}",
+                            f"+447400{rng.randrange(10**6):06d}",
+                            f"Order {n}: on its way {SHOP_SITE.format(n)}")
+        record["value"]["api_key_id"] = keys[0] if n % 5 else rng.choice(keys[1:])
+        records.append(record)
+    start = T0 + 125 * MINUTE
+    for n in range(1_200):
+        record = _marketing(start + n * 500, f"h{n}", f"+447411{rng.randrange(10**6):06d}",
+                            f"Claim your airdrop at {LURE_SITE.format(n)}")
+        key = keys[0] if n < 60 else keys[n % 3]
+        record["value"].update(api_key_id=key, source_ip=f"91.{200 + n % 6}.7.5")
+        records.append(record)
+    whole = [c for c in commands_of(records)
+             if c["scope"] == {"account_id": "shop"} and c["action"] == "block"]
+    assert whole and whole[0]["ts"] - start <= 3 * MINUTE

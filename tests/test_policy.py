@@ -152,6 +152,26 @@ def test_a_bombed_number_is_throttled_for_every_sender_once_none_dominates() -> 
     assert not _commands(policy.step(state, [again], 12))  # no narrowing back
 
 
+def test_a_hijacker_holding_several_keys_gets_the_whole_account_blocked() -> None:
+    """The takeover's first step showed one of the account's keys; a later one shows
+    none dominating and only strangers' addresses (the hijacker rotates all three).
+    The account is blocked, then the key's block lifted. Without that second fact (the
+    account's own traffic mixed in) the key's block stays."""
+    for widens, expected in ((True, [("block", {"account_id": "acct_1", "api_key_id": "k1"}),
+                                     ("block", {"account_id": "acct_1"}),
+                                     ("release", {"account_id": "acct_1",
+                                                  "api_key_id": "k1"})]),
+                             (False, [("block", {"account_id": "acct_1",
+                                                 "api_key_id": "k1"})])):
+        policy, state = Policy(Config()), PolicyState()
+        first = _finding(30.0, "account_takeover", 0)
+        first.throttle_scope = {"account_id": "acct_1", "api_key_id": "k1"}
+        later = _finding(30.0, "account_takeover", 1)
+        later.throttle_scope, later.widens = {"account_id": "acct_1"}, widens
+        out = policy.step(state, [first], 0) + policy.step(state, [later], 1)
+        assert [(c["action"], c["scope"]) for c in _commands(out)] == expected
+
+
 def test_commands_expire_by_themselves_and_are_released_when_calm() -> None:
     config = Config()
     release_steps = config.policy.release_after_s // STEP_S
