@@ -325,11 +325,7 @@ def _bombed_block(state: ScopeState, ctx: Context) -> dict[str, str] | None:
     (Each scope is held by one episode only: an account's finding never releases the
     block a range's finding still holds.)"""
     depth = ctx.prefix_depth + 1 + BLOCK_DIGITS
-    by_block: dict[str, int] = {}
-    for number in state.repeated_numbers:
-        if len(number) > depth:
-            by_block[number[:depth]] = by_block.get(number[:depth], 0) + 1
-    block = _dominant(by_block)
+    block = _dominant_head({n: 1 for n in state.repeated_numbers if len(n) > depth}, depth)
     if block is None:
         return None
     return {"account_id": ctx.account_id, "prefix": block} if ctx.account_id else {
@@ -468,12 +464,8 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     """Narrowest scope holding the attack: account x prefix, then account x country (for
     a finding on the account in one country), then account, then the pumped block of a
     range for every sender."""
-    depth = ctx.prefix_depth + 1
     pumped = _pumped_numbers(state)
-    by_prefix: dict[str, int] = {}
-    for destination, count in pumped.items():
-        by_prefix[destination[:depth]] = by_prefix.get(destination[:depth], 0) + count
-    prefix = _dominant(by_prefix)
+    prefix = _dominant_head(pumped, ctx.prefix_depth + 1)
     if state.kind.name == "prefix":
         prefix = ctx.entity_id
         top, top_share = state.top_account()
@@ -503,11 +495,21 @@ def _block_of(numbers: dict[str, int], prefix: str) -> str:
     '+99292'
     """
     depth = len(prefix) + BLOCK_DIGITS
-    by_block: dict[str, int] = {}
+    inside = {n: c for n, c in numbers.items() if n.startswith(prefix) and len(n) > depth}
+    return _dominant_head(inside, depth) or prefix
+
+
+def _dominant_head(numbers: dict[str, int], depth: int) -> str | None:
+    """The first ``depth`` characters that ``DOMINANT_SHARE`` of ``numbers`` (number ->
+    count) share, if any.
+
+    >>> _dominant_head({"+99292103601": 3, "+99292103688": 2, "+99292555000": 1}, 8)
+    '+9929210'
+    """
+    heads: dict[str, int] = {}
     for number, count in numbers.items():
-        if number.startswith(prefix) and len(number) > depth:
-            by_block[number[:depth]] = by_block.get(number[:depth], 0) + count
-    return _dominant(by_block) or prefix
+        heads[number[:depth]] = heads.get(number[:depth], 0) + count
+    return _dominant(heads)
 
 
 def _pumped_numbers(state: ScopeState) -> dict[str, int]:

@@ -195,7 +195,7 @@ class Policy:
         current = episode.throttle
         if current is None or current["expires_at"] <= ts:
             return None
-        proposed = {k: v for k, v in (finding.throttle_scope or {}).items() if v}
+        proposed = _clean(finding.throttle_scope)
         if finding.kind == BOMBING:
             # The other way round for a bombed handset: the first minute may show one
             # site's forms, the next ones the bomber's other sites. The number is
