@@ -43,10 +43,13 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 8
+STATE_FORMAT = 9
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
+# What a carrier's fault shows: any of them off its normal by a real effect size keeps
+# the carrier's shares from learning and has it judged every step (ScopeState.faltering).
+DELIVERY_TRACES = ("delivered", "new_error_code", "dlr_coverage")
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
@@ -93,6 +96,9 @@ class FamilyEntity:
     # oldest first; None until one of its reports comes without a route (most
     # gateways put it in every report, and then nothing is kept).
     send_routes: dict[str, tuple[str, int]] | None = None
+    # Account family: route of the last conversion trial sent to each recent number,
+    # oldest first, so its verification can be counted on the route that carried it.
+    code_routes: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = False
@@ -109,6 +115,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
       conversion (they would all read as "never verified").
     - Uncategorised sends: whether the account sends codes (see _codes_uncategorised).
     - Delivery reports without a route: the route their send took, if it was recent.
+    - Verifications: the route of the last code sent to the number, if it was recent,
+      so the route family sees whether the codes it carries are entered.
 
     ``counted``: the account's state already holds the event (a stream processor's
     restored state); it is marked again but not counted twice.
@@ -121,12 +129,18 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
             last = entity.last_verification_ts
             event.verifiable = (last is not None and event.ts - last <= VERIFICATION_FEED_MS
                                 and not _feed_stalled(entity, event.ts - last))
+            if event.verifiable and event.route is not None:
+                entity.code_routes.pop(event.destination, None)  # keep oldest first
+                _remember_route(entity.code_routes, event.destination, event.route, event.ts)
         elif event.category is None:
             event.verifiable = False  # not known to be a code: no conversion trial
         if event.route is not None and entity.send_routes is not None:
             _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
     elif isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
+        sent = entity.code_routes.get(event.destination)
+        if sent is not None and event.ts - sent[1] <= SEND_ROUTE_MEMORY_MS:
+            event.route = sent[0]
         if not counted:
             _count_feed(entity, event.ts, verifies=1.0)
     elif event.route is None:
@@ -182,9 +196,10 @@ def _codes_uncategorised(entity: FamilyEntity) -> bool:
     return entity.uncategorised_codes
 
 
-def _remember_route(routes: dict[str, tuple[str, int]], message_id: str, route: str,
+def _remember_route(routes: dict[str, tuple[str, int]], key: str, route: str,
                     ts: int) -> None:
-    routes[message_id] = (route, ts)
+    """Remember the route a send to ``key`` (its message id, or its number) took."""
+    routes[key] = (route, ts)
     # Oldest first (sends come in event-time order): drop from the front.
     horizon = ts - SEND_ROUTE_MEMORY_MS
     while len(routes) > SEND_ROUTE_CAP or next(iter(routes.values()))[1] < horizon:
@@ -545,6 +560,9 @@ class FamilyProcessor:
             signals["dear_countries"] = spread
         scope.traced = any(name in signals and signals[name].surprise >= threshold
                            for name in BEHAVIOURAL_TRACES)
+        if scope.kind.carrier:
+            scope.faltering = any(name in signals and signals[name].surprise > 0
+                                  for name in DELIVERY_TRACES)
         ctx = Context(threshold=threshold,
                       sensitivity=self.config.sensitivity_of(account_id),
                       holding=holding,

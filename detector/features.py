@@ -52,7 +52,7 @@ class StepBuffer:
 
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
-                 "failed_accounts")
+                 "failed_accounts", "code_accounts", "entered_accounts")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -68,6 +68,10 @@ class StepBuffer:
         self.verified_numbers: dict[str, int] = {}
         self.error_codes: dict[str, int] = {}
         self.failed_accounts: dict[str, int] = {}
+        # Conversion trials and verifications by account, for the scopes that ask whose
+        # codes go unentered (a route's; see ScopeState.buffer): None elsewhere.
+        self.code_accounts: dict[str, int] | None = None
+        self.entered_accounts: dict[str, int] | None = None
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -96,6 +100,8 @@ class StepBuffer:
             v[OTP] += 1
             otp = self.otp_numbers
             otp[destination] = otp.get(destination, 0) + 1
+            if self.code_accounts is not None:
+                _bump(self.code_accounts, ev.account_id)
         if ev.number_type == "premium":
             v[PREMIUM] += 1
         if ev.has_url:
@@ -142,6 +148,8 @@ class StepBuffer:
         if ev.verified:
             self.values[VERIFIED] += 1
             _bump(self.verified_numbers, ev.destination)
+            if self.entered_accounts is not None:
+                _bump(self.entered_accounts, ev.account_id)
 
 
 def source_network(address: str) -> str:

@@ -148,10 +148,16 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             # Missing reports are not: a refusal is reported, and the share of failures
             # by sender stands still while nothing is reported at all.
             failing = 0.0
-        drop = max(failing, get("dlr_coverage"))
+        # Codes the route carries no longer entered, whatever its reports say: it has
+        # stopped reaching handsets (see ScopeState.codes_lost_by_route).
+        unentered = get("conversion")
+        if unentered and not state.codes_lost_by_route(step):
+            unentered = 0.0
+        drop = max(failing, get("dlr_coverage"), unentered)
         if drop >= t:
             return _finding(DEGRADATION, drop, state, signals, step, ctx,
-                            ("delivered", "dlr_coverage", "new_error_code"), None)
+                            ("delivered", "dlr_coverage", "new_error_code", "conversion"),
+                            None)
         return None
     if kind == "destination":
         t = bar(BOMBING)

@@ -115,6 +115,10 @@ class VerifyEvent(_Record):
     verified: bool
     message_id: str | None = None
     role: str = VERIFY
+    # Set by the account's processor, not read from the record (the contract's
+    # verification has no route): the route of the last code the account sent to
+    # this number, so a route is judged on whether its codes are entered.
+    route: str | None = None
 
 
 Event = SendEvent | DlrEvent | VerifyEvent

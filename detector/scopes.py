@@ -58,7 +58,7 @@ from models.rate import SeasonalRate
 from models.surprise import binomial_surprise
 
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR, W3, W3DLR = range(7)
+W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV = range(8)
 MINUTE_MS = 60_000
 K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
@@ -87,7 +87,9 @@ class ScopeKind:
     # burst that is being judged.
     dispersion_after_minutes: float = 0.0
     attributes_accounts: bool = False  # remembers which accounts send to it (for attribution)
-    sees_verifications: bool = True  # verify records carry no API key or route
+    # Verify records carry no API key; a route's are given the route of their code
+    # (see families._complete_from_account).
+    sees_verifications: bool = True
     # Judges delivery as a carrier's does: report coverage, error codes new to it.
     carrier: bool = False
     # Population shares a new scope is assumed to have until its own history speaks.
@@ -126,12 +128,12 @@ KINDS: dict[str, ScopeKind] = {
                   prior_rate_per_min=0.02, min_sends=5, attributes_accounts=True,
                   dispersion_after_minutes=60.0, priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
-                  attributes_accounts=True, sees_verifications=False, carrier=True,
+                  attributes_accounts=True, carrier=True,
                   priors=DEFAULT_PRIORS),
         # A route into one of the countries it carries: an operator that stops
         # delivering behind a hub hardly moves the whole route's share.
         ScopeKind("route_country", "route", False, False, False, prior_rate_per_min=2.0,
-                  attributes_accounts=True, sees_verifications=False, carrier=True,
+                  attributes_accounts=True, carrier=True,
                   priors=DEFAULT_PRIORS),
     )
 }
@@ -163,6 +165,13 @@ SHARES_BY_KIND = {
 }
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
+# A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
+# its own pace soon speaks.
+ENTERED_PRIOR_PER_MIN = 1.0
+# A grey route's falls in codes entered: (window, its minutes, the share of the usual
+# count under which it has fallen, the usual count it needs to show). By chance: under
+# 2 of 8 expected in about 0.3 % of windows, under 10 of 20 in about 0.5 %.
+ENTERED_FALLS = ((W3, 3, 0.25, 8.0), (W10, 10, 0.5, 20.0))
 TREES_AFTER_LESSONS = 120
 NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
 # A young scope's credentials in use by this many minutes into its life are its own;
@@ -217,7 +226,7 @@ class ScopeState:
         spm = self.steps_per_min
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
                    (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0),
-                   (3 * spm, max(1, grace_steps // 2)))
+                   (3 * spm, max(1, grace_steps // 2)), (3 * spm, grace_steps))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -236,6 +245,11 @@ class ScopeState:
         self.delivered = ProportionBaseline(kind.priors["delivered"], "down", min_effect=0.3)
         self.dlr_coverage = ProportionBaseline(kind.priors["dlr_coverage"], "down",
                                                min_effect=0.5)
+        # Carriers: how many numbers enter a code a step, the pace the route's usual
+        # traffic brings (see codes_lost_by_route). Pumping adds codes nobody enters
+        # and leaves this pace alone; it is not learnt from sends for that reason.
+        self.entered = SeasonalRate(prior_rate=ENTERED_PRIOR_PER_MIN / spm,
+                                    prior_weight=10 * spm, half_life_steps=360.0 * spm)
         self.trees: SquashedHalfSpaceTrees | None = None
         self.judged_lessons = 0
         # Short memories (bounded) for close-time features.
@@ -255,6 +269,12 @@ class ScopeState:
         self.recent_accounts: dict[str, float] = {}
         self.error_codes: dict[str, float] = {}
         self.failing_accounts: dict[str, float] = {}
+        # Carriers: conversion trials and verifications by account, fading by a tenth
+        # a step together (see codes_lost_by_route). A user takes seconds to a minute
+        # to enter a code: the last steps' codes are not all entered yet, which leaves
+        # an honest sender's share well above half of normal.
+        self.code_accounts: dict[str, float] = {}
+        self.entered_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
         self.last_step_strangers = 0.0  # share of the last step's sends from new networks
@@ -275,6 +295,12 @@ class ScopeState:
         # account can stay under the volume bar for minutes, and each minute learnt
         # would raise the bar it has to clear (a ramp is learnt as the new normal).
         self.traced = False
+        # Carriers: the last judgement saw delivery off its normal by a real effect size
+        # (families.DELIVERY_TRACES). Until a judgement says otherwise its shares do not
+        # learn (a fault's first minutes, taught as normal, would lower the bar the fault
+        # has to clear) and it is judged every step: a fault that builds up slowly on a
+        # quiet route crosses the bar on one step's reports, not on the minute's.
+        self.faltering = False
         self.history_before = 0  # the account's distinct numbers when this scope began
 
     # -- gathering -------------------------------------------------------
@@ -282,6 +308,8 @@ class ScopeState:
         buf = self.open.get(step)
         if buf is None:
             buf = self.open[step] = StepBuffer()
+            if self.kind.carrier:
+                buf.code_accounts, buf.entered_accounts = {}, {}
         return buf
 
     # -- closing ---------------------------------------------------------
@@ -355,6 +383,9 @@ class ScopeState:
                 self._close_error_codes(step, buf)
         if buf.failed_accounts:
             _decay_into(self.failing_accounts, buf.failed_accounts)
+        if buf.code_accounts or buf.entered_accounts:
+            _decay_into(self.code_accounts, buf.code_accounts or {})
+            _decay_into(self.entered_accounts, buf.entered_accounts or {})
         self.sums.add(step, v)
         self.last_closed = step
         self.pending = list(map(add, self.pending, v))  # same sums as a zip, in C
@@ -481,6 +512,11 @@ class ScopeState:
             # volume history): a slow attack shows a send at a time, so each one is
             # judged as it closes, not up to a minute later.
             return True
+        if self.faltering or (self.kind.carrier and closed[FAILED] >= 2
+                               and closed[FAILED] >= closed[DLRS] / 4):
+            # A quarter of this step's reports are failures: a route going dark, or an
+            # operator behind it starting to refuse, is judged now, not up to a minute on.
+            return True
         if closed[SENDS] < 3:
             return False
         ts = (step + 1) * self.step_ms
@@ -527,8 +563,17 @@ class ScopeState:
             out["conversion"] = Signal(
                 self.conversion.score_one({"hits": hits, "trials": trials}),
                 share(hits, trials), self.conversion.mean)
+            if kind.carrier:
+                # A route that stops getting codes through stops at once: its last three
+                # minutes show it long before ten do (as for its reports).
+                hits, trials = self._conversion_counts(self.sums.totals(W3),
+                                                       self.sums.totals(W3CONV))
+                recent = Signal(self.conversion.score_one({"hits": hits, "trials": trials}),
+                                share(hits, trials), self.conversion.mean)
+                if recent.surprise > out["conversion"].surprise:
+                    out["conversion"] = recent
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
-                and kind.name != "destination"):
+                and kind.name != "destination" and not kind.carrier):
             # Codes to numbers that had one minutes before and entered none: users
             # asking again, or handsets being bombed (a number's own scope judges it).
             out["repeats"] = Signal(binomial_surprise(t10[REPEATS], t10[OTP], RESEND_SHARE),
@@ -698,6 +743,8 @@ class ScopeState:
                     model = self.shares[name] = self._share_baseline(name)
                 model.learn_one({"hits": pending[SHARE_SIGNALS[name][0]],
                                  "trials": pending[SENDS]})
+        if self.faltering:
+            return
         if pending[DLRS]:
             self.delivered.learn_one({"hits": pending[DELIVERED], "trials": pending[DLRS]})
         conv = self.sums.totals(WCONV)
@@ -708,6 +755,9 @@ class ScopeState:
             hits, trials = self._conversion_counts(t10, conv)
             self.conversion.learn_one({"hits": hits * weight, "trials": trials * weight})
         if self.kind.carrier:
+            if not self.traced:  # its codes going unentered: not the route's usual pace
+                self.entered.learn_one({"ts": ts, "count": pending[VERIFIED_NUMBERS],
+                                        "span": span})
             sent = self.sums.totals(WDLR)[SENDS]
             if sent:
                 weight = min(1.0, span / (10 * self.steps_per_min))
@@ -746,6 +796,40 @@ class ScopeState:
         sent = self.recent_accounts
         sent_share = sent.get(top, 0.0) / sum(sent.values()) if sent else 0.0
         return top, failing[top] / sum(failing.values()), sent_share
+
+    def codes_lost_by_route(self, step: int) -> bool:
+        """Has this carrier's route stopped getting codes through, for every sender?
+
+        A route that stops reaching handsets while its reports still say "delivered"
+        (a grey route, an interconnect that drops messages) shows only in verifications.
+        Codes go unentered for other reasons too; what tells the route's fault apart:
+
+        - it fails every sender: set aside the one sending the most codes, and the
+          others' codes are entered at under half the route's normal share too (with
+          too few others to tell, codes going unentered are that sender's affair:
+          pumping, a broken verification webhook, judged in its own scopes);
+        - it stops codes being entered: fewer numbers entered one than a quarter of
+          those that usually do over the last three minutes, or half over ten
+          (``ENTERED_FALLS``; the route's own pace, learnt from codes entered, not from
+          sends). Pumping, by one account or by many, adds codes nobody enters beside
+          those still entered.
+        """
+        codes, entered = self.code_accounts, self.entered_accounts
+        if not codes:
+            return False
+        top = max(codes, key=lambda a: (codes[a], a))
+        others = sum(codes.values()) - codes[top]
+        if others < self.kind.min_sends:
+            return False
+        others_entered = sum(entered.values()) - entered.get(top, 0.0)
+        if others_entered >= 0.5 * self.conversion.mean * others:
+            return False
+        ts, spm = (step + 1) * self.step_ms, self.steps_per_min
+        for window, minutes, fall, least in ENTERED_FALLS:
+            usual = self.entered.expected(ts, minutes * spm)
+            if usual >= least and self.sums.total_of(window, VERIFIED_NUMBERS) < fall * usual:
+                return True
+        return False
 
     def money(self, window: int = W10) -> float:
         return self.sums.totals(window)[MONEY]
