@@ -43,6 +43,12 @@ True
 >>> body_features("Toll notice: balance due. Pay now: https://t.ly/5916a7").own_link
 False
 
+A link written so that no filter parses it ("site [dot] info") is still a link:
+
+>>> hidden = body_features("Chase: unusual sign-in. Secure it at chase-login [dot] info / verify")
+>>> hidden.has_url, hidden.own_link
+(True, False)
+
 A lure need not carry a link: a callback scam asks the reader to phone a number. Codes,
 amounts and order numbers are not phone numbers to call:
 
@@ -64,6 +70,8 @@ _URL = re.compile(r"https?://|www\.|[a-z0-9-]\.(?:ly|com|net|io|me|co|xyz|top|in
 # A link's host without its path: lures carry a per-recipient token in the path.
 _LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?")
 _DIGITS = re.compile(r"\d+")
+# A dot spelt out in brackets to slip a link past filters: "site [dot] info", "site(dot)com".
+_SPELT_DOT = re.compile(r"\s*[\[({]\s*dot\s*[\])}]\s*")
 # A number the text asks the reader to phone: a verb of calling, then within a few words
 # a phone number (at least seven digits, grouped or not, perhaps with a leading +).
 _CALL_VERBS = ("call", "ring", "phone", "tel", "dial", "contact")
@@ -104,6 +112,8 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
     if not body:
         return NO_BODY
     text = body.lower()
+    if "dot" in text:  # most texts: no regex at all
+        text = _SPELT_DOT.sub(".", text)
     has_url = _URL.search(text) is not None
     hosts: list[str] = sorted(set(_LINK.findall(text))) if has_url else []
     normalised = ("<" + "|".join(hosts) + ">" if hosts
