@@ -55,7 +55,7 @@ from detector.windows import SlidingSums
 from models.halfspace import SquashedHalfSpaceTrees
 from models.proportion import ProportionBaseline
 from models.rate import SeasonalRate
-from models.surprise import binomial_surprise
+from models.surprise import binomial_surprise, poisson_surprise
 
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
 W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV = range(8)
@@ -169,9 +169,14 @@ RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
 # A grey route's falls in codes entered: (window, its minutes, the share of the usual
-# count under which it has fallen, the usual count it needs to show). By chance: under
-# 2 of 8 expected in about 0.3 % of windows, under 10 of 20 in about 0.5 %.
-ENTERED_FALLS = ((W3, 3, 0.25, 8.0), (W10, 10, 0.5, 20.0))
+# count under which it has fallen), and how unlikely by chance the fall must be (log10:
+# 1 %). A quiet route's fall shows over ten minutes, a busy one's over three.
+ENTERED_FALLS = ((W3, 3, 0.25), (W10, 10, 0.5))
+ENTERED_SURPRISE = 2.0
+# Codes a route's users must usually enter in the window for it to be judged this way: a
+# quieter route's users enter codes too seldom to tell a fall from a lull, and pumping
+# through it (many small accounts into one range) can make up most of its codes.
+USUAL_ENTERED = 12.0
 TREES_AFTER_LESSONS = 120
 NOVELTY_MINUTES = 60  # a key, address or country stays "new" this long after first use
 # A young scope's credentials in use by this many minutes into its life are its own;
@@ -825,9 +830,11 @@ class ScopeState:
         if others_entered >= 0.5 * self.conversion.mean * others:
             return False
         ts, spm = (step + 1) * self.step_ms, self.steps_per_min
-        for window, minutes, fall, least in ENTERED_FALLS:
+        for window, minutes, fall in ENTERED_FALLS:
             usual = self.entered.expected(ts, minutes * spm)
-            if usual >= least and self.sums.total_of(window, VERIFIED_NUMBERS) < fall * usual:
+            entered = self.sums.total_of(window, VERIFIED_NUMBERS)
+            if (usual >= USUAL_ENTERED and entered < fall * usual
+                    and poisson_surprise(entered, usual, upper=False) >= ENTERED_SURPRISE):
                 return True
         return False
 

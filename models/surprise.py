@@ -22,11 +22,19 @@ LN10 = math.log(10.0)
 _EPS = 1e-9
 
 
-def poisson_surprise(count: float, expected: float) -> float:
-    """-log10 P(X >= count) bound for X ~ Poisson(expected); 0 when count <= expected."""
+def poisson_surprise(count: float, expected: float, upper: bool = True) -> float:
+    """-log10 P(X >= count) bound for X ~ Poisson(expected); 0 when count <= expected.
+
+    ``upper=False`` asks about a count below ``expected`` (codes no longer entered):
+
+    >>> round(poisson_surprise(0, 17.6, upper=False), 1), poisson_surprise(20, 17.6, upper=False)
+    (7.6, 0.0)
+    """
     expected = max(expected, _EPS)
-    if count <= expected:
+    if (count <= expected) if upper else (count >= expected):
         return 0.0
+    if count <= 0:
+        return expected / LN10
     return (count * math.log(count / expected) - count + expected) / LN10
 
 
