@@ -519,8 +519,9 @@ class ScopeState:
             return True
         if self.faltering or (self.kind.carrier and closed[FAILED] >= 2
                                and closed[FAILED] >= closed[DLRS] / 4):
-            # A quarter of this step's reports are failures: a route going dark, or an
-            # operator behind it starting to refuse, is judged now, not up to a minute on.
+            # A route whose delivery is already off its normal, or a quarter of whose
+            # reports this step are failures (going dark, an operator behind it starting
+            # to refuse), is judged now, not up to a minute on.
             return True
         if closed[SENDS] < 3:
             return False
