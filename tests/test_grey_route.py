@@ -5,8 +5,8 @@ their codes to Polish mobiles over one route, five codes a minute each, and most
 are entered within a minute. Then the route turns grey: every report still says
 ``delivered``, and nobody enters a code any more. Against it, three streams where
 codes go unentered on the same route without the route being at fault: pumping
-by one account, pumping by eight fresh accounts, and one form's verification
-webhook breaking.
+by one account, pumping through all six forms at once, and the busiest form's
+code check refusing every code its users type.
 """
 
 from __future__ import annotations
