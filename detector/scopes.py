@@ -565,17 +565,12 @@ class ScopeState:
                                             kind.priors["new_country"])
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
-            hits, trials = self._conversion_counts(t10, conv)
-            out["conversion"] = Signal(
-                self.conversion.score_one({"hits": hits, "trials": trials}),
-                share(hits, trials), self.conversion.mean)
+            out["conversion"] = self._conversion_signal(t10, conv)
             if kind.carrier:
                 # A route that stops getting codes through stops at once: its last three
                 # minutes show it long before ten do (as for its reports).
-                hits, trials = self._conversion_counts(self.sums.totals(W3),
-                                                       self.sums.totals(W3CONV))
-                recent = Signal(self.conversion.score_one({"hits": hits, "trials": trials}),
-                                share(hits, trials), self.conversion.mean)
+                recent = self._conversion_signal(self.sums.totals(W3),
+                                                 self.sums.totals(W3CONV))
                 if recent.surprise > out["conversion"].surprise:
                     out["conversion"] = recent
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
@@ -700,6 +695,11 @@ class ScopeState:
             model = self.shares["sequential"] = self._share_baseline("sequential")
         return Signal(model.score_one({"hits": joins, "trials": trials}),
                       share(joins, trials), model.mean)
+
+    def _conversion_signal(self, recent: list[float], matured: list[float]) -> Signal:
+        hits, trials = self._conversion_counts(recent, matured)
+        return Signal(self.conversion.score_one({"hits": hits, "trials": trials}),
+                      share(hits, trials), self.conversion.mean)
 
     def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
         """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
