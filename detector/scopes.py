@@ -218,6 +218,24 @@ class Signal:
     baseline: float
 
 
+def strongest(candidates: Iterable[Signal | None]) -> Signal | None:
+    """The most surprising of ``candidates`` (the first of equals); None if none is one.
+
+    A signal read over several windows (the last minute, three, ten) keeps the window
+    where it is strongest: a fault shows in the last minutes long before ten.
+
+    >>> strongest([None, Signal(2.0, 0.5, 0.9), Signal(3.0, 0.4, 0.9), Signal(3.0, 0.1, 0.9)])
+    Signal(surprise=3.0, value=0.4, baseline=0.9)
+    >>> strongest([None]) is None
+    True
+    """
+    best: Signal | None = None
+    for got in candidates:
+        if got is not None and (best is None or got.surprise > best.surprise):
+            best = got
+    return best
+
+
 class ScopeState:
     """Windows, baselines and short memories of one scope instance."""
 
@@ -407,8 +425,7 @@ class ScopeState:
             v[NEW_DEST] = new
         recent = self.recent_destinations
         for d in buf.destinations:
-            recent.pop(d, None)
-            recent[d] = step
+            _mark_seen(recent, d, step)
         _forget_older(recent, step - 10 * self.steps_per_min)
         # A sorted pool of the last ten minutes' numbers (a slow ramp sends one number
         # a minute or two), kept incrementally: sorting
@@ -452,9 +469,7 @@ class ScopeState:
         recent = self.recent_fingerprints
         dup = 0
         for fp, count in buf.fingerprints.items():
-            dup += count if fp in recent else count - 1
-            recent.pop(fp, None)
-            recent[fp] = step
+            dup += count if _mark_seen(recent, fp, step) is not None else count - 1
         _forget_older(recent, step - 10 * self.steps_per_min)
         buf.values[DUP_BODY] = dup
 
@@ -545,9 +560,7 @@ class ScopeState:
             for name in SHARES_BY_KIND[kind.name]:
                 out[name] = self._share_signal(name, t1, t10)
             if "sequential" in out:
-                run = self._run_signal(step)
-                if run is not None and run.surprise > out["sequential"].surprise:
-                    out["sequential"] = run
+                out["sequential"] = strongest((out["sequential"], self._run_signal(step)))
             if kind.name in PRICED_KINDS and self.young(step):
                 price = self.segment_price()
                 if price is not None and price >= self.high_price_usd:
@@ -571,8 +584,7 @@ class ScopeState:
                 # minutes show it long before ten do (as for its reports).
                 recent = self._conversion_signal(self.sums.totals(W3),
                                                  self.sums.totals(W3CONV))
-                if recent.surprise > out["conversion"].surprise:
-                    out["conversion"] = recent
+                out["conversion"] = strongest((out["conversion"], recent))
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
                 and kind.name != "destination" and not kind.carrier):
             # Codes to numbers that had one minutes before and entered none: users
@@ -581,16 +593,10 @@ class ScopeState:
                                     share(t10[REPEATS], t10[OTP]), RESEND_SHARE)
         # A route that dies shows in the last minutes long before it moves the 10-minute
         # share: judge 1, 3 and 10 minutes and keep the strongest.
-        best: Signal | None = None
-        for window in (t1, self.sums.totals(W3), t10):
-            hits, trials = _own_reports(window, sees_sends=t10[SENDS] > 0)
-            if trials >= kind.min_dlrs:
-                got = Signal(self.delivered.score_one({"hits": hits, "trials": trials}),
-                             share(hits, trials), self.delivered.mean)
-                if best is None or got.surprise > best.surprise:
-                    best = got
-        if best is not None:
-            out["delivered"] = best
+        delivered = strongest(self._delivered_signal(window, sees_sends=t10[SENDS] > 0)
+                              for window in (t1, self.sums.totals(W3), t10))
+        if delivered is not None:
+            out["delivered"] = delivered
         if kind.name == "route" and self.novel_failures:
             # (A route's code is new to it, not to one of its countries: a country's
             # few failures would make every code the route returns look new there.)
@@ -602,6 +608,13 @@ class ScopeState:
         if kind.use_trees and self.trees is not None and "volume" in out:
             out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
         return out
+
+    def _delivered_signal(self, window: list[float], sees_sends: bool) -> Signal | None:
+        hits, trials = _own_reports(window, sees_sends)
+        if trials < self.kind.min_dlrs:
+            return None
+        return Signal(self.delivered.score_one({"hits": hits, "trials": trials}),
+                      share(hits, trials), self.delivered.mean)
 
     def _coverage_signal(self, t10: list[float]) -> dict[str, Signal]:
         """A route's report coverage: reports against sends old enough to be reported,
@@ -615,17 +628,17 @@ class ScopeState:
             # A route whose reports never reach the detector (a gateway that does not
             # forward them) has no coverage to lose.
             return {}
-        best: Signal | None = None
-        for window, lagged in ((t10, WDLR), (self.sums.totals(W3), W3DLR)):
-            sent = min(self.sums.total_of(lagged, SENDS), window[SENDS])
-            if sent < self.kind.min_dlrs:
-                continue
-            got = min(window[DLRS], sent)
-            signal = Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
-                            share(got, sent), self.dlr_coverage.mean)
-            if best is None or signal.surprise > best.surprise:
-                best = signal
+        best = strongest(self._coverage_over(window, lagged)
+                         for window, lagged in ((t10, WDLR), (self.sums.totals(W3), W3DLR)))
         return {} if best is None else {"dlr_coverage": best}
+
+    def _coverage_over(self, window: list[float], lagged: int) -> Signal | None:
+        sent = min(self.sums.total_of(lagged, SENDS), window[SENDS])
+        if sent < self.kind.min_dlrs:
+            return None
+        got = min(window[DLRS], sent)
+        return Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
+                      share(got, sent), self.dlr_coverage.mean)
 
     def _share_baseline(self, name: str) -> ProportionBaseline:
         weight = STRONG_PRIOR_TRIALS if name in FRAUD_TRACES else 20.0
@@ -644,7 +657,10 @@ class ScopeState:
         now come under it are surprising in proportion to that history. A route
         that only just started failing has no history, and no surprise.
         """
-        best: Signal | None = None
+        return strongest(self._new_code_candidates(step, t1, t10))
+
+    def _new_code_candidates(self, step: int, t1: list[float], t10: list[float]
+                             ) -> Iterable[Signal]:
         for window, minutes in ((t1, 1), (self.sums.totals(W3), 3), (t10, 10)):
             trials = window[FAILED]
             if window[DLRS] < self.kind.min_dlrs or not trials:
@@ -660,11 +676,8 @@ class ScopeState:
                 # As for every share: only a move of real size counts (min_effect 0.3).
                 if got_share < base + 0.3 * (1.0 - base):
                     continue
-                got = Signal(binomial_surprise(min(hits, trials), trials, base),
+                yield Signal(binomial_surprise(min(hits, trials), trials, base),
                              got_share, base)
-                if best is None or got.surprise > best.surprise:
-                    best = got
-        return best
 
     def _run_signal(self, step: int) -> Signal | None:
         """Sequential numbers counted order-free in a small pool of recent numbers.
@@ -872,10 +885,9 @@ def _fresh(current: dict[str, int], recent: dict[str, int], step: int, horizon: 
     """How many keys of ``current`` were not seen in the last ``horizon`` steps (bounded)."""
     fresh = 0
     for key in current:
-        last = recent.pop(key, None)
+        last = _mark_seen(recent, key, step)
         if last is None or last <= step - horizon:
             fresh += 1
-        recent[key] = step
     _forget_older(recent, step - horizon)
     return fresh
 
@@ -895,10 +907,20 @@ def _unanswered_repeats(buf: StepBuffer, recent: dict[str, int], verified: dict[
         again = count if last is not None and last > since else count - 1
         if again:
             repeats += again
-            repeated.pop(number, None)
-            repeated[number] = step
+            _mark_seen(repeated, number, step)
     _forget_older(repeated, since)
     return repeats
+
+
+def _mark_seen(memory: dict[K, int], key: K, step: int) -> int | None:
+    """Note ``key`` as last seen at ``step``; returns when it was last seen before.
+
+    The key moves to the newest end: these memories are kept in the order things were
+    last seen, so ``_forget_older`` finds the stalest at the front.
+    """
+    last = memory.pop(key, None)
+    memory[key] = step
+    return last
 
 
 def _forget_older(memory: dict[K, int], since: int) -> None:
