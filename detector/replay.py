@@ -60,12 +60,12 @@ def replay_records(records: Iterable[Mapping[str, Any]], config: Config | None =
 def _outputs(records: Iterable[Mapping[str, Any] | bytes], det: Detector) -> Iterator[Output]:
     roles = role_map(det.config)
     for n, record in enumerate(records):
-        topic, role, value = _unwrapped(record, roles)
+        topic, role, value = unwrap_record(record, roles)
         yield from det.process(role, value, source={"topic": topic, "offset": n})
     yield from det.finish()
 
 
-def _unwrapped(record: Mapping[str, Any] | bytes | str, roles: Mapping[str, str]
+def unwrap_record(record: Mapping[str, Any] | bytes | str, roles: Mapping[str, str]
                ) -> tuple[Any, str, Mapping[str, Any] | bytes]:
     """A replay-file line as (topic, input role, value) for the parser; what is not
     a ``{"topic", "value"}`` object is passed on whole, for the parser to reject."""
@@ -132,7 +132,7 @@ def parse_only(in_path: str | Path, config: Config | None = None) -> ReplaySumma
     roles, parser = role_map(det.config), det.parser
     with few_collections(), open(in_path, "rb") as src:
         for line in _count_lines(src, summary):
-            _, role, value = _unwrapped(line, roles)
+            _, role, value = unwrap_record(line, roles)
             try:
                 parser.parse(role, value)
                 summary.accepted += 1

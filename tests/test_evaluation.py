@@ -233,3 +233,30 @@ def test_cli_prints_table_and_json(scene):
     assert data["summary"]["detected"] == 1 and data["summary"]["median_delay_s"] == 3.0
     by_id = {r["incident_id"]: r for r in data["incidents"]}
     assert by_id["inc_pump"]["detected"] and not by_id["inc_route"]["detected"]
+
+
+def test_input_the_replay_dead_letters_is_left_out(scene):
+    """A truncated line, a line that is no object and a send the parser rejects are
+    what the replay dead-letters: the evaluation leaves them out instead of stopping."""
+    tmp, inp, lab, start = scene
+    bad_send = _send("bad000", start + 1, LEGIT_ACCOUNT, "12015550000")  # no "+": not E.164
+    inp.write_text(inp.read_text() + '{"topic": "sms.send", "value": {"message_id"\n'
+                   + "[1, 2]\n" + json.dumps(bad_send) + "\n")
+    out = _write(tmp / "out.jsonl", [
+        _command("f1", start, "block", {"account_id": LEGIT_ACCOUNT}, start + 3_600_000)])
+    report = evaluate(inp, lab, out)
+    assert report.sends == 140  # 100 attack, 20 legit, 10 campaign, 10 other
+    assert report.legit_sends_stopped == 10  # the rejected send was never traffic
+
+
+def test_a_broken_labels_file_is_a_clear_error(scene):
+    tmp, inp, lab, start = scene
+    lab.write_text(lab.read_text() + '{"incident_id": "inc_x", "kind"\n')
+    out = _write(tmp / "out.jsonl", [])
+    with pytest.raises(ValueError, match=r"line 4: not JSON"):
+        evaluate(inp, lab, out)
+    cmd = [sys.executable, "-m", "streams.cli", "evaluate", "--input", str(inp),
+           "--labels", str(lab), "--output", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 2 and "line 4: not JSON" in run.stderr
+    assert "Traceback" not in run.stderr

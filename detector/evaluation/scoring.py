@@ -3,28 +3,70 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from detector.config import Config
 from detector.evaluation.gate import Gate
 from detector.evaluation.matching import alert_touches
 from detector.evaluation.report import EvaluationReport, FalseAlert, FalseThrottle, IncidentResult
+from detector.records import SEND, RecordParser, Rejected
+from detector.replay import role_map, unwrap_record
 
 _SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
 
 def _lines(path: str | os.PathLike[str]) -> Iterator[dict]:
+    """The JSON objects of a labels or replay-output file; anything else is an error
+    that names the file and line (these files are written by tools, not gateways)."""
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as err:
+                raise ValueError(f"{path} line {n}: not JSON ({err})") from None
+            if not isinstance(obj, dict):
+                raise ValueError(f"{path} line {n}: not a JSON object")
+            yield obj
+
+
+def accepted_sends(path: str | os.PathLike[str]) -> Iterator[Mapping[str, Any]]:
+    """The input's sends that the detector takes in, in file order.
+
+    A line the replay dead-letters (not JSON, a missing field, a number that is not
+    E.164) is no traffic the detector saw or a gateway would have delivered: it is
+    left out of the enforcement figures rather than stopping the evaluation.
+    """
+    parser, roles = RecordParser(), role_map(Config())
     with open(path, "rb") as fh:
         for line in fh:
-            line = line.strip()
-            if line:
-                yield orjson.loads(line)
+            if not line.strip():
+                continue
+            _, role, value = unwrap_record(line, roles)
+            try:
+                parser.parse(role, value)  # every role: it moves the stream's clock
+            except Rejected:
+                continue
+            if role == SEND:
+                yield value if isinstance(value, Mapping) else orjson.loads(value)
+
+
+_LABEL_FIELDS = ("incident_id", "kind", "benign", "start_ts", "end_ts", "message_ids")
 
 
 def load_labels(path: str | os.PathLike[str]) -> list[dict]:
-    return list(_lines(path))
+    labels = list(_lines(path))
+    for n, label in enumerate(labels, start=1):
+        missing = [name for name in _LABEL_FIELDS if name not in label]
+        if missing:
+            raise ValueError(f"{path}: label {n} has no {', '.join(missing)}")
+    return labels
 
 
 def load_outputs(path: str | os.PathLike[str]) -> tuple[list[dict], list[dict]]:
@@ -51,7 +93,7 @@ def evaluate(
     alerts, commands = load_outputs(output_path)
     results = {
         lab["incident_id"]: IncidentResult(
-            incident_id=lab["incident_id"], kind=lab["kind"], description=lab["description"],
+            incident_id=lab["incident_id"], kind=lab["kind"], description=str(lab.get("description", "")),
             benign=bool(lab["benign"]), start_ts=lab["start_ts"], end_ts=lab["end_ts"],
         )
         for lab in labels
@@ -102,13 +144,8 @@ def evaluate(
     next_cmd = 0
     sends = legit_stopped = 0
     money_saved = money_cost = 0.0
-    for obj in _lines(input_path):
-        if not str(obj.get("topic", "")).endswith("send"):
-            continue
-        send = obj.get("value") or {}
-        ts = send.get("ts")
-        if not isinstance(ts, int):
-            continue
+    for send in accepted_sends(input_path):
+        ts = send["ts"]
         sends += 1
         while next_cmd < len(commands) and commands[next_cmd].get("ts", 0) <= ts:
             gate.apply(commands[next_cmd])

@@ -29,7 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from detector.simulation import default_labels_path
 
     labels = args.labels or default_labels_path(args.input)
-    report = evaluate(args.input, labels, args.output)
+    try:
+        report = evaluate(args.input, labels, args.output)
+    except (OSError, ValueError) as err:
+        print(f"smsguard evaluate: {err}", file=sys.stderr)
+        return 2
     if args.report:
         write_report_json(report, args.report)
     if args.json:
