@@ -93,7 +93,8 @@ def evaluate(
     alerts, commands = load_outputs(output_path)
     results = {
         lab["incident_id"]: IncidentResult(
-            incident_id=lab["incident_id"], kind=lab["kind"], description=str(lab.get("description", "")),
+            incident_id=lab["incident_id"], kind=lab["kind"],
+            description=str(lab.get("description", "")),
             benign=bool(lab["benign"]), start_ts=lab["start_ts"], end_ts=lab["end_ts"],
         )
         for lab in labels
