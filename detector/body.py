@@ -23,6 +23,10 @@ True
 True
 >>> body_features(lure.format("ab12"), sender="Kafyex").own_link
 False
+>>> body_features("Kafyex: verify at https://kafyex-login.top/a", sender="Kafyex").own_link
+False
+>>> body_features("Your order: https://shop.kafyex.co.uk/o", sender="KafyexUK").own_link
+True
 
 Without a sender name, a link is still the sender's own when its site's name is a word
 of the text around it (a brand signs its texts); a look-alike that only contains the
@@ -42,6 +46,13 @@ rules require, is taken for the sender's own; a lure through one is not:
 True
 >>> body_features("Toll notice: balance due. Pay now: https://t.ly/5916a7").own_link
 False
+
+A code is a number to type in: a text without one (a promotion, a reminder) is no
+code, whatever its sender does not say about it. Order numbers run longer:
+
+>>> [body_features(t).code_like for t in ("Your code: 604 912", "G-881234 is your code",
+...     "Ana, we miss you! 20% off at https://shop.io/s/48213977", "Order 1234567890 shipped")]
+[True, True, False, False]
 
 A link written so that no filter parses it ("site [dot] info") is still a link:
 
@@ -70,6 +81,8 @@ _URL = re.compile(r"https?://|www\.|[a-z0-9-]\.(?:ly|com|net|io|me|co|xyz|top|in
 # A link's host without its path: lures carry a per-recipient token in the path.
 _LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?")
 _DIGITS = re.compile(r"\d+")
+# A code to type in: four to eight digits, or two groups of three ("604 912").
+_CODE = re.compile(r"(?<!\d)(?:\d{4,8}|\d{3}[ -]\d{3})(?!\d)")
 # A dot spelt out in brackets to slip a link past filters: "site [dot] info", "site(dot)com".
 _SPELT_DOT = re.compile(r"\s*[\[({]\s*dot\s*[\])}]\s*")
 # A number the text asks the reader to phone: a verb of calling, then within a few words
@@ -92,6 +105,9 @@ class BodyFeatures:
     own_link: bool = False
     # The text asks the reader to phone a number (see _CALLBACK).
     callback: bool = False
+    # The text, links left out, carries a number that could be a code (see _CODE); a
+    # missing body could be anything.
+    code_like: bool = True
 
 
 NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
@@ -126,6 +142,7 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
                                   or _named_in_text(hosts, _LINK.sub(" ", text))
                                   or _compliant_short_link(hosts, text)),
         callback=_asks_to_call(text),
+        code_like=_CODE.search(_LINK.sub(" ", text) if has_url else text) is not None,
     )
 
 
@@ -137,12 +154,18 @@ def _asks_to_call(text: str) -> bool:
 
 
 def _names_sender(hosts: list[str], sender: str | None) -> bool:
-    """Does every host carry the (alphabetic) sender name? Numeric senders (short and
-    long codes) name no site."""
+    """Is every host's site the (alphabetic) sender's? Numeric senders (short and long
+    codes) name no site.
+
+    The site name must be the sender name or most of it (sender "KafyexUK",
+    kafyex.co.uk): a look-alike pads the brand (kafyex-login.top) and is not its site.
+    """
     brand = _NOT_ALNUM.sub("", sender.lower()) if sender else ""
     if len(brand) < MIN_BRAND_CHARS or brand.isdigit():
         return False
-    return all(brand in _NOT_ALNUM.sub("", host) for host in hosts)
+    shortest = max(MIN_BRAND_CHARS, len(brand) // 2 + 1)
+    return all(len(site) >= shortest and site in brand
+               for site in map(_site_name, hosts))
 
 
 def _compliant_short_link(hosts: list[str], text: str) -> bool:

@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 9
+STATE_FORMAT = 10
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -124,7 +124,10 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
     if isinstance(event, SendEvent):
         if not counted:
             _count_feed(entity, event.ts, sends=1.0)
-        if event.category == "otp" or (event.category is None
+        # (An uncategorised text with no number to type in, a promotion or a reminder,
+        # is no code even from an account that sends its codes uncategorised: counted,
+        # its campaign would read as codes nobody enters.)
+        if event.category == "otp" or (event.category is None and event.code_like
                                        and _codes_uncategorised(entity)):
             last = entity.last_verification_ts
             event.verifiable = (last is not None and event.ts - last <= VERIFICATION_FEED_MS

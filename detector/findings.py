@@ -11,7 +11,8 @@ benign surges that look like it:
   premium price per segment (the money at risk) adds to what they show.
 - ``account_takeover``: more traffic from a credential or address the account
   never used, going somewhere new. For an account whose records carry no key and
-  no address: more traffic to countries it never texted, to new numbers.
+  no address: more traffic to countries it never texted, to new numbers. Not a
+  burst that links to the account's own site: a hijacker has no use for it.
 - ``spam_burst``: more traffic, links and one repeated body, to recipients the
   account never had, linking to hosts it never linked to. A scheduled campaign
   writes to its known recipients and links to its own site. Without
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODES, OTP
+from detector.features import CATEGORISED, CODES, FOREIGN_URL, OTP, URL
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -60,6 +61,11 @@ MIN_BOMBED_NUMBERS = 3
 # all the hijacker's (see _whole_account_taken).
 STRANGERS_ONLY = 0.9
 MIN_ROTATED_SENDS = 5  # keyed sends in that step: a few sends say nothing of rotation
+# Share of a burst's sends linking to the account's own site (see _own_campaign).
+OWN_CAMPAIGN_SHARE = 0.5
+# Sends in the last minute below which it is not judged apart from the ten (a reminder
+# or two going out beside the campaign).
+OWN_CAMPAIGN_MINUTE_SENDS = 5
 # Conversion at this share of its normal or above: the codes go to people. Under the
 # second, they collapsed.
 CODES_ENTERED, COLLAPSED = 0.8, 0.3
@@ -168,7 +174,9 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return None
     t = bar(TAKEOVER)
     origin_unknown = _origin_unknown(state)
-    if kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown:
+    own_campaign = kind in ("account", "api_key") and _own_campaign(state)
+    if (kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown
+            and not own_campaign):
         origin = max(get("new_key"), get("new_ip"))
         # What a hijacker sends: to new numbers or countries, premium ranges, or links
         # to somewhere not the account's own site. An enterprise whose app servers
@@ -238,7 +246,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                          "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
     t = bar(TAKEOVER)
-    if origin_unknown and vol >= t / 2:
+    if origin_unknown and vol >= t / 2 and not own_campaign:
         # The gateway reports no key and no address for this account: a hijack cannot
         # show as a new credential. What it still shows, once no fraud trace says
         # pumping, is traffic to countries the account never texted, to new numbers.
@@ -360,6 +368,24 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
 def _origin_unknown(state: ScopeState) -> bool:
     """Has the account's traffic never carried an API key or a source address?"""
     return state.kind.track_origin and not state.seen_keys and not state.seen_ips
+
+
+def _own_campaign(state: ScopeState) -> bool:
+    """Do most sends of the last ten minutes link to the account's own site (a host
+    carrying its sender name, see detector.body), and of the last minute too, unless
+    it carries only a few sends (a reminder or two beside the campaign)?
+
+    A small shop's campaign goes out from a server address it has used for half an
+    hour, to a list of numbers it never texted in the detector's memory: every trace of
+    a hijack but one. A hijacker sends lures to a look-alike site, or advertises his
+    own; the victim's site is of no use to him.
+    """
+    for window, fewest in ((W10, 1), (W1, OWN_CAMPAIGN_MINUTE_SENDS)):
+        totals = state.sums.totals(window)
+        sends = totals[SENDS]
+        if sends >= fewest and totals[URL] - totals[FOREIGN_URL] < OWN_CAMPAIGN_SHARE * sends:
+            return False
+    return state.sums.totals(W10)[SENDS] > 0
 
 
 def _content_unknown(state: ScopeState) -> bool:

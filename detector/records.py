@@ -86,6 +86,7 @@ class SendEvent(_Record):
     body_length: int = 0
     own_link: bool = False  # its links name the sender (see detector.body)
     callback: bool = False  # it asks the reader to phone a number (see detector.body)
+    code_like: bool = True  # it carries a number to type in (see detector.body)
     role: str = SEND
     # Set by the account's processor: does this account report OTP verifications
     # lately? An OTP is evidence of "nobody verified it" only if verifications of
@@ -210,6 +211,7 @@ class RecordParser:
             body_length=features.length,
             own_link=features.own_link,
             callback=features.callback,
+            code_like=features.code_like,
         )
 
     def _dlr(self, value: Mapping[str, Any]) -> DlrEvent:

@@ -169,9 +169,11 @@ def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> N
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
-def _fleet_scales_out(servers: list[str]) -> list[dict]:
+def _fleet_scales_out(servers: list[str], campaign_site: str = SHOP_SITE,
+                      sender: str | None = None) -> list[dict]:
     """A shop texts its regulars from one app server for two hours, then sends a
-    campaign to its list (300 numbers it never texted) from ``servers``."""
+    campaign to its list (300 numbers it never texted) from ``servers``, linking to
+    ``campaign_site`` under the sender name ``sender``."""
     rng = random.Random(33)
     regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(200)]
     records = []
@@ -183,8 +185,10 @@ def _fleet_scales_out(servers: list[str]) -> list[dict]:
     start = T0 + 125 * MINUTE
     for n in range(300):
         record = _marketing(start + n * 2_000, f"c{n}", f"+447411{rng.randrange(10**6):06d}",
-                            f"Weekend sale at {SHOP_SITE.format(n)}")
+                            f"Weekend sale at {campaign_site.format(n)}")
         record["value"]["source_ip"] = servers[n % len(servers)]
+        if sender is not None:
+            record["value"]["sender_id"] = sender
         records.append(record)
     return records
 
@@ -198,6 +202,19 @@ def test_new_servers_in_the_account_s_own_network_are_no_takeover() -> None:
 def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
     alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)]))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
+def test_the_same_campaign_from_other_networks_linking_to_the_shop_s_site_is_no_takeover(
+) -> None:
+    """New servers, numbers it never texted, ten times its level: every trace of a
+    hijack but what the texts link to. A hijacker has no use for the shop's own site."""
+    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+                                         "https://shopwise.io/s/{}", sender="Shopwise"))
+    assert not [a for a in alerts if a["kind"] == "account_takeover"]
+    assert not [a for a in alerts if a["action"] != "none"]
+    lures = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+                                        "https://shopwise-login.top/s/{}", sender="Shopwise"))
+    assert [a for a in lures if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
 def test_a_new_account_s_steady_lure_flood_is_held_while_it_lasts() -> None:

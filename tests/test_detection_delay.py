@@ -255,6 +255,35 @@ def test_uncategorised_notices_are_no_conversion_trials() -> None:
     assert not [a for a in alerts if a["kind"] == "sms_pumping"]
 
 
+def _promotion_burst(rng: random.Random, account: str, body: str) -> list[dict]:
+    """From ATTACK_START, ten minutes of one text every two seconds to the account's
+    customers, delivered; nobody enters anything."""
+    out: list[dict] = []
+    for i in range(300):
+        ts = ATTACK_START + i * 2_000 + rng.randrange(1_000)
+        number, mid = f"+447400{rng.randrange(1_000_000):06d}", f"promo-{i}"
+        out += [_send(ts, mid, account, number, HOME_PRICE, category="marketing",
+                      body=body.format(name=rng.choice(("Ana", "Ben", "Sara")), n=i)),
+                _dlr(ts + 3_000, mid, account, number)]
+    return out
+
+
+def test_an_uncategorised_promotion_from_an_account_that_sends_codes_is_no_pumping() -> None:
+    """Its sends say nothing of what they are, and most are codes its users enter: a
+    promotion without a code in it is still no code nobody entered."""
+    rng = random.Random(12)
+    records = _uncategorised(_home_traffic(rng, "acct_shop", 100) + _promotion_burst(
+        rng, "acct_shop", "{name}, we miss you! 20% off this week: https://shop.io/s/{n}"))
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def test_the_same_burst_carrying_codes_is_pumping() -> None:
+    rng = random.Random(12)
+    records = _uncategorised(_home_traffic(rng, "acct_shop", 100) + _promotion_burst(
+        rng, "acct_shop", "{name}, your code is 4{n:05d}"))
+    assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_users_who_enter_codes_late_are_no_pumping(seed: int) -> None:
     """A launch in the same country: new users all over its mobile numbering, four in
