@@ -429,16 +429,17 @@ class FamilyProcessor:
     def finish(self) -> list[Output]:
         """End of input: close every open step of every entity.
 
-        What this raises is stamped with the entity's own latest event time (the
-        input ended there for it), so a stream processor that ends a partition gets
-        the same stamps as a replay that ends the file.
+        Each step is stamped with its quiet deadline, when it would have closed had the
+        input gone on: a replay's clock passes that deadline on other keys' records
+        where a partition of a stream processor may end first, and both give the same
+        stamps.
         """
         out: list[Output] = []
         for key in sorted(self.entities):
             entity = self.entities[key]
-            if entity.open_steps:
-                out.extend(self._close_ready(key, entity, max(entity.open_steps),
-                                             entity.watermark))
+            for step in sorted(entity.open_steps):
+                deadline = (step + 1) * self.step_ms + self.quiet_ms
+                out.extend(self._close_ready(key, entity, step, deadline))
         return out
 
     def sweep(self, now_ts: int) -> int:

@@ -57,8 +57,13 @@ from models.proportion import ProportionBaseline
 from models.rate import SeasonalRate
 from models.surprise import binomial_surprise, poisson_surprise
 
+HALF = 0.5  # codes entered at half their normal share or less: a fall that counts
+# A young scope of an account (its first hour, or its first hour in a country) counts its
+# codes over the hour too (see signals). Not a range's: many accounts share a range, and
+# an hour that held an attack would be held against the honest codes that follow it.
+HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV = range(8)
+W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV = range(9)
 MINUTE_MS = 60_000
 K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
@@ -249,7 +254,8 @@ class ScopeState:
         spm = self.steps_per_min
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
                    (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0),
-                   (3 * spm, max(1, grace_steps // 2)), (3 * spm, grace_steps))
+                   (3 * spm, max(1, grace_steps // 2)), (3 * spm, grace_steps),
+                   (60 * spm, grace_steps))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -585,6 +591,16 @@ class ScopeState:
                 recent = self._conversion_signal(self.sums.totals(W3),
                                                  self.sums.totals(W3CONV))
                 out["conversion"] = strongest((out["conversion"], recent))
+        if kind.name in HOURLY_CONVERSION_KINDS and self.young(step):
+            # A young scope is judged on its traces alone, and pumping that keeps to a few
+            # codes every ten minutes (low and slow, or a ramp that pauses) leaves each
+            # ten minutes short of the bar. Over the scope's first hour its codes add up,
+            # while the last ten minutes' codes go unentered too: an attack that stopped,
+            # or a stray code, does not keep an hour-old one going.
+            ten, hourly = out.get("conversion"), self.sums.totals(W60CONV)
+            if ten is not None and ten.value <= HALF * ten.baseline and hourly[OTP] >= 3:
+                out["conversion"] = strongest((ten, self._conversion_signal(
+                    self.sums.totals(W60), hourly)))
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
                 and kind.name != "destination" and not kind.carrier):
             # Codes to numbers that had one minutes before and entered none: users

@@ -212,6 +212,24 @@ def test_pumping_to_scattered_numbers_is_found_on_conversion_within_two_minutes(
     assert "otp_conversion_rate" in {e["feature"] for e in first["evidence"]}
 
 
+def test_low_and_slow_pumping_into_a_new_dear_country_is_found_within_the_hour() -> None:
+    """Four codes every ten minutes to a dear country the account never texted, none
+    entered: no ten minutes clear the bar on their own, the scope's first hour does."""
+    rng = random.Random(31)
+    records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
+        rng, "acct_slow", "+99670", 7, 24, 150_000, 5_000, KG_PRICE, "kg-direct", False)
+    pumping = [a for a in alerts_of(records)
+               if a["kind"] == "sms_pumping" and a["ts"] >= ATTACK_START]
+    assert pumping and min(a["ts"] for a in pumping) - ATTACK_START <= 45 * MINUTE
+
+
+def test_the_same_pace_of_codes_that_users_enter_is_no_pumping() -> None:
+    rng = random.Random(31)
+    records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
+        rng, "acct_slow", "+99670", 7, 24, 150_000, 5_000, KG_PRICE, "kg-direct", True)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 def _uncategorised(records: list[dict]) -> list[dict]:
     """The same stream from a gateway that sends no ``category``."""
     for record in records:
