@@ -98,6 +98,8 @@ class Finding:
     # The proposed scope is to replace a narrower one the episode holds: the attacker
     # holds more of the account than the throttled part (see _whole_account_taken).
     widens: bool = False
+    # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
+    max_severity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +163,12 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             unentered = 0.0
         drop = max(failing, get("dlr_coverage"), unentered)
         if drop >= t:
-            return _finding(DEGRADATION, drop, state, signals, step, ctx,
-                            ("delivered", "dlr_coverage", "new_error_code", "conversion"),
-                            None)
+            finding = _finding(DEGRADATION, drop, state, signals, step, ctx,
+                               ("delivered", "dlr_coverage", "new_error_code", "conversion"),
+                               None)
+            if drop > max(failing, unentered) and _codes_entered(signals):
+                _reports_lost_codes_entered(finding, signals["conversion"])
+            return finding
         return None
     if kind == "destination":
         t = bar(BOMBING)
@@ -316,6 +321,16 @@ def _codes_entered(signals: dict[str, Signal]) -> bool:
     least ``CODES_ENTERED`` of its normal?"""
     conversion = signals.get("conversion")
     return conversion is not None and conversion.value >= CODES_ENTERED * conversion.baseline
+
+
+def _reports_lost_codes_entered(finding: Finding, conversion: Signal) -> None:
+    """Reports missing while the route's codes are entered as usual: its messages reach
+    handsets, and what broke is the way back (late or lost reports). Worth a warning
+    that shows the codes entered beside the coverage; not a page at night."""
+    finding.max_severity = "warning"
+    finding.evidence.append({
+        "feature": _FEATURE_NAMES["conversion"], "value": _round(conversion.value),
+        "baseline": _round(conversion.baseline), "surprise": 0.0})
 
 
 def _bombing_many(state: ScopeState, signals: dict[str, Signal], t: float, holding: bool,

@@ -128,7 +128,7 @@ class Policy:
     def _severity(self, finding: Finding) -> str:
         if finding.kind == ANOMALY:
             return "info"
-        if finding.score >= self.p.critical_score:
+        if finding.score >= self.p.critical_score and finding.max_severity != "warning":
             return "critical"
         return "warning" if finding.score >= self.p.warning_score else "info"
 

@@ -414,6 +414,30 @@ def test_a_route_that_stops_reporting_is_found_though_one_sender_owned_its_failu
     assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
 
 
+def _codes_on_a_route_whose_reports_stop(entered: bool) -> list[dict]:
+    """Four accounts' codes through gb-main, verified; from minute 90 the route's reports
+    stop coming (and, unless ``entered``, its codes stop being entered too)."""
+    rng, silent_from = random.Random(6), 90
+    records = [r for account in ("acct_a", "acct_b", "acct_c", "acct_d")
+               for r in _home_traffic(rng, account, 110)]
+    silent = T0 + silent_from * MINUTE
+    return [r for r in records if r["value"]["ts"] < silent
+            or r["topic"] == "sms.send" or (entered and r["topic"] == "sms.verify")]
+
+
+def test_reports_lost_while_codes_are_entered_are_a_warning_not_a_page() -> None:
+    """Its users enter their codes as ever: messages arrive, the reports are what broke.
+    The alert says so, and stays a warning however long the reports stay away."""
+    found = [a for a in alerts_of(_codes_on_a_route_whose_reports_stop(entered=True))
+             if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "gb-main"]
+    assert found and {a["severity"] for a in found} == {"warning"}
+    features = {e["feature"] for e in found[0]["evidence"]}
+    assert {"delivery_report_coverage", "otp_conversion_rate"} <= features
+    lost = [a for a in alerts_of(_codes_on_a_route_whose_reports_stop(entered=False))
+            if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "gb-main"]
+    assert "critical" in {a["severity"] for a in lost}
+
+
 def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
     alerts = alerts_of(_route_traffic(random.Random(3), 110, None, "30410"))
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
