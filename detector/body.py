@@ -48,7 +48,7 @@ True
 False
 
 A code is a number to type in: a text without one (a promotion, a reminder) is no
-code, whatever its sender does not say about it. Order numbers run longer:
+code, even when its sender does not say what it is. Order numbers run longer:
 
 >>> [body_features(t).code_like for t in ("Your code: 604 912", "G-881234 is your code",
 ...     "Ana, we miss you! 20% off at https://shop.io/s/48213977", "Order 1234567890 shipped")]

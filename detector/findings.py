@@ -386,9 +386,9 @@ def _origin_unknown(state: ScopeState) -> bool:
 
 
 def _own_campaign(state: ScopeState) -> bool:
-    """Do most sends of the last ten minutes link to the account's own site (a host
-    carrying its sender name, see detector.body), and of the last minute too, unless
-    it carries only a few sends (a reminder or two beside the campaign)?
+    """Do most sends of the last ten minutes link to the account's own site (the sender
+    name's site, or one its text signs with: see detector.body), and of the last minute
+    too, unless it carries only a few sends (a reminder or two beside the campaign)?
 
     A small shop's campaign goes out from a server address it has used for half an
     hour, to a list of numbers it never texted in the detector's memory: every trace of
