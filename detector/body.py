@@ -134,15 +134,16 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
     hosts: list[str] = sorted(set(_LINK.findall(text))) if has_url else []
     normalised = ("<" + "|".join(hosts) + ">" if hosts
                   else " ".join(_DIGITS.sub("#", text).split()))
+    words = _LINK.sub(" ", text) if has_url else text  # the text around its links
     return BodyFeatures(
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
         own_link=bool(hosts) and (_names_sender(hosts, sender)
-                                  or _named_in_text(hosts, _LINK.sub(" ", text))
+                                  or _named_in_text(hosts, words)
                                   or _compliant_short_link(hosts, text)),
         callback=_asks_to_call(text),
-        code_like=_CODE.search(_LINK.sub(" ", text) if has_url else text) is not None,
+        code_like=_CODE.search(words) is not None,
     )
 
 

@@ -133,7 +133,6 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
             event.verifiable = (last is not None and event.ts - last <= VERIFICATION_FEED_MS
                                 and not _feed_stalled(entity, event.ts - last))
             if event.verifiable and event.route is not None:
-                entity.code_routes.pop(event.destination, None)  # keep oldest first
                 _remember_route(entity.code_routes, event.destination, event.route, event.ts)
         elif event.category is None:
             event.verifiable = False  # not known to be a code: no conversion trial
@@ -201,7 +200,10 @@ def _codes_uncategorised(entity: FamilyEntity) -> bool:
 
 def _remember_route(routes: dict[str, tuple[str, int]], key: str, route: str,
                     ts: int) -> None:
-    """Remember the route a send to ``key`` (its message id, or its number) took."""
+    """Remember the route a send to ``key`` (its message id, or its number) took.
+
+    A key sent to again moves to the newest end: the memory stays oldest first."""
+    routes.pop(key, None)
     routes[key] = (route, ts)
     # Oldest first (sends come in event-time order): drop from the front.
     horizon = ts - SEND_ROUTE_MEMORY_MS

@@ -328,9 +328,7 @@ def _reports_lost_codes_entered(finding: Finding, conversion: Signal) -> None:
     handsets, and what broke is the way back (late or lost reports). Worth a warning
     that shows the codes entered beside the coverage; not a page at night."""
     finding.max_severity = "warning"
-    finding.evidence.append({
-        "feature": _FEATURE_NAMES["conversion"], "value": _round(conversion.value),
-        "baseline": _round(conversion.baseline), "surprise": 0.0})
+    finding.evidence.append(_evidence_item("conversion", conversion))
 
 
 def _bombing_many(state: ScopeState, signals: dict[str, Signal], t: float, holding: bool,
@@ -441,11 +439,8 @@ def _met_at_startup(state: ScopeState, ctx: Context) -> bool:
 def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],
              step: int, ctx: Context, names: tuple[str, ...],
              throttle_scope: dict[str, str] | None) -> Finding:
-    evidence = [
-        {"feature": _FEATURE_NAMES.get(n, n), "value": _round(signals[n].value),
-         "baseline": _round(signals[n].baseline), "surprise": _round(signals[n].surprise)}
-        for n in names if n in signals and (n == "volume" or signals[n].surprise > 0)
-    ]
+    evidence = [_evidence_item(n, signals[n]) for n in names
+                if n in signals and (n == "volume" or signals[n].surprise > 0)]
     evidence.append({"feature": "money_at_risk_10m_usd", "value": _round(state.money()),
                      "baseline": None})
     account_id = ctx.account_id
@@ -493,6 +488,12 @@ _FEATURE_NAMES = {
     "repeats": "repeat_code_share",
     "trees": "half_space_trees_score",
 }
+
+
+def _evidence_item(name: str, signal: Signal) -> dict:
+    """What a signal shows on call: the feature, its value, its baseline, how unlikely."""
+    return {"feature": _FEATURE_NAMES.get(name, name), "value": _round(signal.value),
+            "baseline": _round(signal.baseline), "surprise": _round(signal.surprise)}
 
 
 def _round(x: float) -> float:

@@ -128,9 +128,14 @@ class Policy:
     def _severity(self, finding: Finding) -> str:
         if finding.kind == ANOMALY:
             return "info"
-        if finding.score >= self.p.critical_score and finding.max_severity != "warning":
-            return "critical"
-        return "warning" if finding.score >= self.p.warning_score else "info"
+        if finding.score >= self.p.critical_score:
+            severity = "critical"
+        else:
+            severity = "warning" if finding.score >= self.p.warning_score else "info"
+        cap = finding.max_severity
+        if cap is not None and SEVERITY_RANK[severity] > SEVERITY_RANK[cap]:
+            return cap
+        return severity
 
     def _on_finding(self, state: PolicyState, key: tuple[str, str, str], finding: Finding,
                     step: int, ts: int) -> list[Output]:

@@ -66,7 +66,7 @@ def _outputs(records: Iterable[Mapping[str, Any] | bytes], det: Detector) -> Ite
 
 
 def unwrap_record(record: Mapping[str, Any] | bytes | str, roles: Mapping[str, str]
-               ) -> tuple[Any, str, Mapping[str, Any] | bytes]:
+                  ) -> tuple[Any, str, Mapping[str, Any] | bytes]:
     """A replay-file line as (topic, input role, value) for the parser; what is not
     a ``{"topic", "value"}`` object is passed on whole, for the parser to reject."""
     if isinstance(record, bytes | str):

@@ -57,7 +57,6 @@ from models.proportion import ProportionBaseline
 from models.rate import SeasonalRate
 from models.surprise import binomial_surprise, poisson_surprise
 
-HALF = 0.5  # codes entered at half their normal share or less: a fall that counts
 # A young scope of an account (its first hour, or its first hour in a country) counts its
 # codes over the hour too (see signals). Not a range's: many accounts share a range, and
 # an hour that held an attack would be held against the honest codes that follow it.
@@ -598,7 +597,8 @@ class ScopeState:
             # while the last ten minutes' codes go unentered too: an attack that stopped,
             # or a stray code, does not keep an hour-old one going.
             ten, hourly = out.get("conversion"), self.sums.totals(W60CONV)
-            if ten is not None and ten.value <= HALF * ten.baseline and hourly[OTP] >= 3:
+            if (ten is not None and ten.value <= self._fallen_share(ten.baseline)
+                    and hourly[OTP] >= 3):
                 out["conversion"] = strongest((ten, self._conversion_signal(
                     self.sums.totals(W60), hourly)))
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
@@ -730,6 +730,11 @@ class ScopeState:
         return Signal(self.conversion.score_one({"hits": hits, "trials": trials}),
                       share(hits, trials), self.conversion.mean)
 
+    def _fallen_share(self, usual: float) -> float:
+        """The conversion at or under which codes entered have fallen by a real effect
+        size: the conversion model's own (half of normal)."""
+        return (1.0 - self.conversion.min_effect) * usual
+
     def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
         """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
         if self.kind.name == "destination":
@@ -857,7 +862,7 @@ class ScopeState:
         if others < self.kind.min_sends:
             return False
         others_entered = sum(entered.values()) - entered.get(top, 0.0)
-        if others_entered >= 0.5 * self.conversion.mean * others:
+        if others_entered >= self._fallen_share(self.conversion.mean) * others:
             return False
         ts, spm = (step + 1) * self.step_ms, self.steps_per_min
         for window, minutes, fall in ENTERED_FALLS:

@@ -50,11 +50,11 @@ def accepted_sends(path: str | os.PathLike[str]) -> Iterator[Mapping[str, Any]]:
                 continue
             _, role, value = unwrap_record(line, roles)
             try:
-                parser.parse(role, value)  # every role: it moves the stream's clock
+                event = parser.parse(role, value)  # every role: it moves the stream's clock
             except Rejected:
                 continue
             if role == SEND:
-                yield value if isinstance(value, Mapping) else orjson.loads(value)
+                yield event.to_dict()
 
 
 _LABEL_FIELDS = ("incident_id", "kind", "benign", "start_ts", "end_ts", "message_ids")
