@@ -10,6 +10,15 @@ every numbering plan ``phonenumbers`` knows (ranges are allocated in blocks).
 ('DE', '49', 'mobile')
 >>> NumberEnricher().lookup("+99912") is None
 True
+
+A number of a possible length that no range of its plan allocates, as far as
+``phonenumbers`` knows, is still a number the gateway sent to: it is enriched, with
+its type unknown. Only numbers no plan could hold are refused.
+
+>>> NumberEnricher().lookup("+31671234567")
+NumberInfo(country='NL', calling_code='31', number_type='unknown')
+>>> NumberEnricher().lookup("+2327749123") is None  # Sierra Leone numbers have 8 digits
+True
 """
 
 from __future__ import annotations
@@ -77,10 +86,27 @@ def _parse(destination: str) -> NumberInfo | None:
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
-        return None
+        # Ranges issued since the metadata was built, and ranges a pumping ring rents
+        # (revenue share fraud favours odd, little-used ones), fail the plan's check;
+        # refused, an attack on them would never be judged. What no number of the
+        # country can look like (a wrong length, no such calling code) is refused.
+        if not phonenumbers.is_possible_number(number):
+            return None
+        return NumberInfo(country=_region_of(number), calling_code=str(number.country_code),
+                          number_type="unknown")
     region = phonenumbers.region_code_for_number(number) or "ZZ"
     kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
     return NumberInfo(country=region, calling_code=str(number.country_code), number_type=kind)
+
+
+def _region_of(number: phonenumbers.PhoneNumber) -> str:
+    """The region of a number outside every allocated range: the one its leading
+    digits name (a NANP area code), else its calling code's only region, else "ZZ"."""
+    region = phonenumbers.region_code_for_number(number)
+    if region and len(region) == 2:
+        return region
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code, ())
+    return regions[0] if len(regions) == 1 else "ZZ"
 
 
 def prefixes(destination: str, depths: tuple[int, ...] = (2, 3, 4, 5, 6)) -> list[str]:

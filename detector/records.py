@@ -174,7 +174,8 @@ class RecordParser:
             raise Rejected("bad_destination", f"{destination[:32]!r} is not E.164")
         info = self.enricher.lookup(destination)
         if info is None:
-            raise Rejected("bad_destination", f"{destination} is not a valid number")
+            raise Rejected("bad_destination",
+                           f"{destination} is no possible number of its calling code")
         return destination, info
 
     def _send(self, value: Mapping[str, Any]) -> SendEvent:

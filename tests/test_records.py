@@ -98,3 +98,13 @@ def test_events_survive_the_repartition_round_trip(role, value) -> None:
     data = orjson.loads(orjson.dumps(event.to_dict()))  # as a repartition topic carries it
     assert event_from_dict(data) == event
     assert data["role"] == role and data["ts"] == value["ts"]
+
+
+def test_a_number_outside_every_known_range_is_judged_not_dead_lettered() -> None:
+    # Pumping rings favour odd, little-used ranges; a send the gateway made to one is
+    # traffic to judge. Only what no number of the calling code can be is refused.
+    event = RecordParser().parse("sms.send", _raw({**SEND, "destination": "+31671234567"}))
+    assert (event.country, event.number_type) == ("NL", "unknown")
+    with pytest.raises(Rejected) as err:
+        RecordParser().parse("sms.send", _raw({**SEND, "destination": "+2327749123"}))
+    assert err.value.reason == "bad_destination"
