@@ -37,7 +37,10 @@ NEW_CALLBACK = 23
 # Codes to a number that had one in the ten minutes before and has not entered any:
 # a user asking again, or a handset being bombed (see scopes.RESEND_SHARE).
 REPEATS = 24
-WIDTH = 25
+# Sends categorised as something other than an OTP whose text still carries a code (a
+# password reset sent as "transactional"): what a category alone would call no code.
+CODED_OTHER = 25
+WIDTH = 26
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -93,6 +96,8 @@ class StepBuffer:
             v[CATEGORISED] += 1
         if category == "otp":
             v[CODES] += 1
+        elif category is not None and ev.code_like and ev.body_fingerprint:
+            v[CODED_OTHER] += 1
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's
         # verifications reach the detector.

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODES, FOREIGN_URL, OTP, URL
+from detector.features import CATEGORISED, CODED_OTHER, CODES, FOREIGN_URL, OTP, URL
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -172,6 +172,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         return None
     if kind == "destination":
         t = bar(BOMBING)
+        if _no_codes(state):
+            # A bomber fires the forms that text a code (sign-up, log-in, reset): the
+            # only texts anyone can trigger at will. Notices that carry no code, sent
+            # to one number again and again, are the sender's bug, not an attack.
+            return None
         if vol >= t / 2 and vol + get("conversion") >= t:
             score = vol + get("conversion")
             return _finding(BOMBING, score, state, signals, step, ctx,
@@ -414,6 +419,13 @@ def _mostly_not_codes(state: ScopeState) -> bool:
     """
     window = state.sums.totals(W10)
     return window[CATEGORISED] - window[CODES] > window[SENDS] / 2
+
+
+def _no_codes(state: ScopeState) -> bool:
+    """Do most of the last ten minutes' sends say they are no OTP, with no code in
+    their text either? (Without a body or a category a send may be a code.)"""
+    window = state.sums.totals(W10)
+    return window[CATEGORISED] - window[CODES] - window[CODED_OTHER] > window[SENDS] / 2
 
 
 def _feed_silent(state: ScopeState) -> bool:

@@ -595,6 +595,30 @@ def test_waves_of_resent_codes_to_one_handset_are_bombing_from_the_first_wave() 
     assert found and min(a["ts"] for a in found) - ATTACK_START <= MINUTE
 
 
+NOTICE = "Important security notice: we will never ask for your PIN. Call us if unsure."
+
+
+@pytest.mark.parametrize(("category", "body", "bombing"), [
+    ("transactional", NOTICE, False),  # a notice resent by a buggy job: no form fired
+    ("transactional", None, True),  # a reset code sent as "transactional" is a code
+    ("marketing", None, True),  # (_send's default body carries a code)
+])
+def test_a_handset_sent_one_notice_again_and_again_is_no_bombing(
+        category: str, body: str | None, bombing: bool) -> None:
+    """A bank's job resends its notice to one customer in waves: the number is flooded,
+    but by texts that say they are no code and carry none. Bombers fire the forms that
+    text codes; the same waves of codes, whatever their category says, are bombing."""
+    victim = "+447400999333"
+    records = _site_with_resends(random.Random(14), victim, 5, 6)
+    for r in records:
+        if r["topic"] == "sms.send" and r["value"]["destination"] == victim:
+            r["value"]["category"] = category
+            r["value"]["body"] = body or r["value"]["body"]
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert bool(found) == bombing
+
+
 def test_a_user_asking_for_a_code_three_times_is_no_bombing() -> None:
     alerts = alerts_of(_site_with_resends(random.Random(14), "+447400999222", 1, 3))
     assert not [a for a in alerts if a["kind"] == "sms_bombing"]
@@ -1039,4 +1063,5 @@ def test_a_handset_sent_a_code_every_minute_and_a_half_is_limited_below_that() -
                 if c["scope"].get("prefix") == victim and c["action"] != "release"]
     assert commands and commands[0]["ts"] - ATTACK_START <= 15 * MINUTE
     assert all(c["action"] == "block" or c["rate_per_s"] <= 1 / 300 for c in commands)
+
 
