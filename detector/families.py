@@ -564,6 +564,9 @@ class FamilyProcessor:
         spread = scope.dear_spread(step, entity.scopes.values())
         if spread is not None:
             signals["dear_countries"] = spread
+        opening = scope.dear_opening(step, entity.scopes.values())
+        if opening is not None:
+            signals["dear_opening"] = opening
         scope.traced = any(name in signals and signals[name].surprise >= threshold
                            for name in BEHAVIOURAL_TRACES)
         if scope.kind.carrier:

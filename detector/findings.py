@@ -255,6 +255,18 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                         ("volume", "conversion", "sequential", "premium", "high_price",
                          "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
+    if "dear_opening" in signals and _feed_silent(state) and _maybe_codes(state):
+        # An established account's first hour in a dear country, carrying a share of its
+        # traffic no honest account sends to a country it never texted, and no
+        # verification feed to say whether people are behind it: what pays a pumping
+        # ring, and what a launch could also be. Codes entered cannot clear it, so only
+        # its share and price speak: a warning for a person to look at, no throttle.
+        score = get("dear_opening") + get("high_price")
+        if score >= t:
+            finding = _finding(PUMPING, score, state, signals, step, ctx,
+                               ("dear_opening", "volume", "high_price"), None)
+            finding.max_severity = "warning"
+            return finding
     t = bar(TAKEOVER)
     if origin_unknown and vol >= t / 2 and not own_campaign:
         # The gateway reports no key and no address for this account: a hijack cannot
@@ -428,6 +440,13 @@ def _no_codes(state: ScopeState) -> bool:
     return window[CATEGORISED] - window[CODES] - window[CODED_OTHER] > window[SENDS] / 2
 
 
+def _maybe_codes(state: ScopeState) -> bool:
+    """Could most of the last ten minutes' sends be codes (what pumping abuses), and do
+    most carry no link (what lures carry)?"""
+    window = state.sums.totals(W10)
+    return not _no_codes(state) and window[URL] < window[SENDS] / 2
+
+
 def _feed_silent(state: ScopeState) -> bool:
     """Did none of the last ten minutes' sends come from an account that reports its
     users' verifications (so conversion can never speak for them)?"""
@@ -486,6 +505,7 @@ _FEATURE_NAMES = {
     "high_price": "price_per_segment_usd",
     "new_country": "new_country_share",
     "dear_countries": "new_high_price_countries",
+    "dear_opening": "new_high_price_country_traffic_share",
     "new_destination": "new_destination_share",
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",

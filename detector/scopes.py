@@ -517,6 +517,31 @@ class ScopeState:
         each = -log10(priors["new_country"]) - log10(priors["premium"])
         return Signal(others * each, others + 1.0, 1.0)
 
+    def dear_opening(self, step: int, siblings: Iterable[ScopeState]) -> Signal | None:
+        """How unlikely it is that this many of an account's last ten minutes' sends go
+        to this high-priced country, new to it, when honest accounts send a small share
+        of their traffic to countries they never texted before.
+
+        A launch opens a market with a trickle beside its usual traffic; a ring pumping
+        a dear range makes it a large share at once. (Without a verification feed this
+        share and the price are all there is to tell them apart.)
+        """
+        if not self.opens_dear_country(step):
+            return None
+        account = next((s for s in siblings if s.kind.name == "account"), None)
+        # The country is new to an account with a past: one that has texted many
+        # numbers, or that has been texting for an hour (a small shop's few customers).
+        if account is None or (account.young(step)
+                                and self.history_before < ESTABLISHED_DESTINATIONS):
+            return None
+        here = self.sums.total_of(W10, SENDS)
+        total = max(account.sums.total_of(W10, SENDS), here)
+        # Against the population's share, never learnt (a first hour has no history),
+        # and only a move of real size counts (the share baselines' minimum effect).
+        usual = ProportionBaseline(self.kind.priors["new_country"], "up")
+        return Signal(usual.score_one({"hits": here, "trials": total}), share(here, total),
+                      usual.prior)
+
     def ready(self) -> bool:
         total = self.sums.total_of
         return (total(W10, SENDS) >= self.kind.min_sends

@@ -149,12 +149,14 @@ def test_a_quiet_account_opening_three_dear_countries_at_once_is_pumping() -> No
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
 
 
-def test_one_dear_country_opened_without_a_feed_is_no_pumping() -> None:
-    """A launch opens one market at a time."""
+def test_one_dear_country_opened_without_a_feed_is_only_a_warning() -> None:
+    """A launch opens one market at a time: nothing to act on, but worth a look."""
     rng = random.Random(23)
     records = _without_feed(_home_traffic(rng, "acct_ir", 90))
     records += _opening_countries(rng, "acct_ir", DEAR_RANGES[:1], verified=False)
-    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    assert found and all(a["severity"] == "warning" and a["action"] == "none" for a in found)
+    assert not commands_of(records)
 
 
 def test_several_dear_countries_whose_users_verify_are_no_pumping() -> None:
@@ -1065,3 +1067,49 @@ def test_a_handset_sent_a_code_every_minute_and_a_half_is_limited_below_that() -
     assert all(c["action"] == "block" or c["rate_per_s"] <= 1 / 300 for c in commands)
 
 
+
+def _unlabelled_traffic(rng: random.Random, account: str, prefix: str, price: float,
+                        start: int, count: int, gap_ms: int, route: str) -> list[dict]:
+    """Sends that say nothing of themselves (no category, no body), and no verification
+    feed: what a gateway that forwards bare SMPP traffic gives the detector."""
+    out: list[dict] = []
+    for n in range(count):
+        ts = start + n * gap_ms + rng.randrange(gap_ms)
+        number, mid = f"{prefix}{rng.randrange(10_000):04d}", f"{account}-{prefix}-{n}"
+        send = _send(ts, mid, account, number, price, route)
+        del send["value"]["category"], send["value"]["body"]
+        out += [send, _dlr(ts + 4_000, mid, account, number, route=route)]
+    return out
+
+
+@pytest.mark.parametrize(("feed", "gap_ms", "warned"), [
+    (False, 12_000, True),  # five a minute: most of the account's traffic at once
+    (True, 12_000, False),  # its users enter their codes there: a launch
+    (False, 120_000, False),  # one every two minutes beside its usual traffic: a launch
+])
+def test_a_dear_country_opened_without_a_feed_or_a_body_is_a_warning(
+        feed: bool, gap_ms: int, warned: bool) -> None:
+    """An established account that sends bare traffic (no category, no body) starts
+    texting an expensive country it never served. With no verification feed nothing can
+    say whether people are behind it: when that country takes most of its traffic at
+    once, a warning within minutes, never a throttle. A trickle, or codes entered
+    there, is a launch and raises nothing."""
+    rng = random.Random(21)
+    if feed:
+        records = _home_traffic(rng, "acct_tr", 100)
+        for n in range(60):
+            ts = ATTACK_START + n * gap_ms + rng.randrange(gap_ms)
+            records += _honest_otp(rng, ts, 1000 + n, "acct_tr", "+99670005", KG_PRICE,
+                                   "kg-direct")
+    else:
+        records = _unlabelled_traffic(rng, "acct_tr", "+44740012", HOME_PRICE, T0, 400,
+                                      30_000, "gb-main")
+        records += _unlabelled_traffic(rng, "acct_tr", "+99670005", KG_PRICE, ATTACK_START,
+                                       60, gap_ms, "kg-direct")
+    alerts = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    assert not commands_of(records)
+    if not warned:
+        assert not alerts
+        return
+    assert alerts and {a["severity"] for a in alerts} == {"warning"}
+    assert min(a["ts"] for a in alerts) - ATTACK_START <= 5 * MINUTE
