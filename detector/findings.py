@@ -31,6 +31,7 @@ so adding is multiplying independent tail probabilities).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from detector.features import CATEGORISED, CODED_OTHER, CODES, FOREIGN_URL, OTP, URL
@@ -187,7 +188,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     own_campaign = kind in ("account", "api_key") and _own_campaign(state)
     if (kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown
             and not own_campaign):
-        origin = max(get("new_key"), get("new_ip"))
+        origin = _new_origin(state, get)
         # What a hijacker sends: to new numbers or countries, premium ranges, or links
         # to somewhere not the account's own site. An enterprise whose app servers
         # rotate addresses sends its urgent notice with a link to its own status page.
@@ -200,6 +201,20 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                                _origin_scope(state, ctx))
             finding.widens = _whole_account_taken(state, finding.throttle_scope)
             return finding
+    if kind == "account" and not origin_unknown and not own_campaign:
+        # A hijacker who keeps to the account's pace: from a network or key it never
+        # used, to a country it never texted, linking to a site it never linked to.
+        # Each alone is an ordinary change (servers move, markets open, campaigns
+        # link somewhere new); all three at once are someone else's traffic (each at
+        # least half the bar, together twice it). Held to that country: the account's
+        # own traffic, through the same key, goes on.
+        origin = _new_origin(state, get)
+        changes = (origin, get("new_country"), get("new_link"))
+        if min(changes) >= t / 2 and sum(changes) >= 2 * t:
+            return _finding(TAKEOVER, sum(changes), state, signals,
+                            step, ctx, ("new_key", "new_ip", "new_country", "new_link",
+                                        "foreign_url", "volume"),
+                            _new_country_scope(state, step, ctx))
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
@@ -283,7 +298,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # key or from an address it never used. That needs no volume: a ring spreading its
     # lures over many small stolen accounts keeps each within its bursty history's pace.
     stranger_lure = (kind in ("account", "api_key") and get("new_link") >= t
-                     and max(get("new_key"), get("new_ip")) >= t / 2)
+                     and _new_origin(state, get) >= t / 2)
     if vol < t / 2 and not stranger_lure:
         return None
     if kind in ("account", "api_key"):
@@ -393,6 +408,19 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
         return not _met_at_startup(state, ctx)
     level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
+
+
+def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
+    """How surprising the traffic's origin is: the networks it comes from, or, for an
+    account whose records carry no address, the keys it uses.
+
+    A key the owner rotates is used from the owner's servers; one a hijacker steals or
+    plants is used from his. So where addresses are known, a new key from the usual
+    networks is the owner's own doing (a deploy), not a stranger.
+    """
+    if state.kind.track_origin and not state.seen_ips:
+        return get("new_key")
+    return get("new_ip")
 
 
 def _origin_unknown(state: ScopeState) -> bool:

@@ -170,10 +170,10 @@ def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> N
 
 
 def _fleet_scales_out(servers: list[str], campaign_site: str = SHOP_SITE,
-                      sender: str | None = None) -> list[dict]:
+                      sender: str | None = None, key: str = "key_shop") -> list[dict]:
     """A shop texts its regulars from one app server for two hours, then sends a
-    campaign to its list (300 numbers it never texted) from ``servers``, linking to
-    ``campaign_site`` under the sender name ``sender``."""
+    campaign to its list (300 numbers it never texted) from ``servers`` with ``key``,
+    linking to ``campaign_site`` under the sender name ``sender``."""
     rng = random.Random(33)
     regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(200)]
     records = []
@@ -186,7 +186,7 @@ def _fleet_scales_out(servers: list[str], campaign_site: str = SHOP_SITE,
     for n in range(300):
         record = _marketing(start + n * 2_000, f"c{n}", f"+447411{rng.randrange(10**6):06d}",
                             f"Weekend sale at {campaign_site.format(n)}")
-        record["value"]["source_ip"] = servers[n % len(servers)]
+        record["value"].update(source_ip=servers[n % len(servers)], api_key_id=key)
         if sender is not None:
             record["value"]["sender_id"] = sender
         records.append(record)
@@ -197,6 +197,19 @@ def test_new_servers_in_the_account_s_own_network_are_no_takeover() -> None:
     """Autoscaling hands the shop new addresses in the network it already sends from."""
     alerts = alerts_of(_fleet_scales_out([f"143.235.120.{n}" for n in range(10, 18)]))
     assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+def test_a_new_key_used_from_the_account_s_own_server_is_no_takeover() -> None:
+    """The shop rotated its key and deploys from the server it always used: a stolen or
+    planted key is used from the hijacker's machines, not the victim's."""
+    alerts = alerts_of(_fleet_scales_out(["143.235.120.173"], key="key_shop_2"))
+    assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+def test_a_new_key_used_from_other_networks_is_a_takeover() -> None:
+    alerts = alerts_of(_fleet_scales_out(["185.220.101.4", "185.220.101.9"],
+                                         key="key_shop_2"))
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
 def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
@@ -262,3 +275,47 @@ def test_a_hijacker_rotating_the_account_s_keys_gets_the_whole_account_blocked()
     whole = [c for c in commands_of(records)
              if c["scope"] == {"account_id": "shop"} and c["action"] == "block"]
     assert whole and whole[0]["ts"] - start <= 3 * MINUTE
+
+
+def _hijack_at_the_account_s_pace(server: str, link: str, abroad: bool) -> list[dict]:
+    """A shop texts its regulars in the UK a text every 40 s for three hours, from its
+    app server. From the second hour someone sends one more text a minute through the
+    shop's own key, from ``server``, to Indonesia (``abroad``) or to the UK, linking to
+    ``link``: the account's pace hardly moves."""
+    rng = random.Random(41)
+    regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(300)]
+    records = []
+    for n in range(270):
+        record = _marketing(T0 + n * 40_000 + rng.randrange(40_000), f"r{n}",
+                            rng.choice(regulars), f"Order {n}: on its way {SHOP_SITE.format(n)}")
+        record["value"]["category"] = "transactional"
+        records.append(record)
+    for n in range(80):
+        number = (f"+62812{rng.randrange(10**7):07d}" if abroad
+                  else f"+447411{rng.randrange(10**6):06d}")
+        record = _marketing(T0 + 95 * MINUTE + n * MINUTE + rng.randrange(MINUTE), f"h{n}",
+                            number, f"Shop: your order could not be delivered. {link}")
+        record["value"].update(category="transactional", source_ip=server, price=0.33)
+        records.append(record)
+    return records
+
+
+def test_a_hijacker_keeping_to_the_account_s_pace_is_a_takeover_held_to_his_country() -> None:
+    """New network, new country, a link the shop never used: together, someone else's
+    traffic, though the volume hardly rises. Held to that country, not the shop's key."""
+    records = _hijack_at_the_account_s_pace("185.220.101.4", "https://shop-parcel.live/x", True)
+    found = [a for a in alerts_of(records) if a["kind"] == "account_takeover"]
+    assert found and min(a["ts"] for a in found) - (T0 + 95 * MINUTE) <= 15 * MINUTE
+    scopes = {tuple(sorted(c["scope"].items())) for c in commands_of(records)}
+    assert scopes == {(("account_id", "shop"), ("country", "ID"))}
+
+
+@pytest.mark.parametrize(("server", "link", "abroad"), [
+    ("10.0.0.7", "https://shop-parcel.live/x", True),  # its own server: a new market
+    ("185.220.101.4", "https://shop-parcel.live/x", False),  # no new country
+    ("185.220.101.4", SHOP_SITE.format("x"), True),  # its own site: new servers abroad
+])
+def test_two_of_those_three_changes_are_no_takeover(server: str, link: str,
+                                                    abroad: bool) -> None:
+    alerts = alerts_of(_hijack_at_the_account_s_pace(server, link, abroad))
+    assert not [a for a in alerts if a["kind"] == "account_takeover"]
