@@ -8,18 +8,21 @@ benign surges that look like it:
   traffic but its users verify; a campaign sends no OTPs to premium ranges.
   A young scope (an account's first hour in a country, a range that just woke
   up) has no traffic history to exceed: there the traces alone decide, and a
-  premium price per segment (the money at risk) adds to what they show.
+  premium price per segment (the money at risk) adds to what they show. With no
+  trace possible (no feed, no codes said), a dear new country taking most of an
+  account's traffic is a warning that nothing throttles.
 - ``account_takeover``: more traffic from a credential or address the account
   never used, going somewhere new. For an account whose records carry no key and
   no address: more traffic to countries it never texted, to new numbers. Not a
-  burst that links to the account's own site: a hijacker has no use for it.
+  burst that links to the account's own site: a hijacker has no use for it. At
+  the account's own pace: a new network, a new country and a new link at once.
 - ``spam_burst``: more traffic, links and one repeated body, to recipients the
   account never had, linking to hosts it never linked to. A scheduled campaign
   writes to its known recipients and links to its own site. Without
   bodies: a burst to numbers the account never had, of sends that say they are
   not codes.
-- ``sms_bombing``: one handset receiving far more messages than any number
-  does, mostly unverified.
+- ``sms_bombing``: one handset receiving far more codes than any number
+  does, mostly unverified (notices with no code in them are a sender's bug).
 - ``delivery_degradation``: a route's delivered share, or its share of sends
   that get any report at all, collapsing; on a quiet route, failures under an
   error code it never returned before show a partial fault sooner.
