@@ -169,19 +169,28 @@ def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> N
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
+def _order_updates(rng: random.Random, regulars: int, count: int, gap_ms: int,
+                   **fields: str) -> list[dict]:
+    """The shop's usual traffic from T0: ``count`` order updates to its ``regulars``
+    customers, one every ``gap_ms`` or so, linking to its own site (``fields`` override
+    the records' values)."""
+    numbers = [f"+447400{rng.randrange(10**6):06d}" for _ in range(regulars)]
+    records = []
+    for n in range(count):
+        record = _marketing(T0 + n * gap_ms + rng.randrange(gap_ms), f"r{n}",
+                            rng.choice(numbers), f"Order {n}: on its way {SHOP_SITE.format(n)}")
+        record["value"].update(fields)
+        records.append(record)
+    return records
+
+
 def _fleet_scales_out(servers: list[str], campaign_site: str = SHOP_SITE,
                       sender: str | None = None, key: str = "key_shop") -> list[dict]:
     """A shop texts its regulars from one app server for two hours, then sends a
     campaign to its list (300 numbers it never texted) from ``servers`` with ``key``,
     linking to ``campaign_site`` under the sender name ``sender``."""
     rng = random.Random(33)
-    regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(200)]
-    records = []
-    for n in range(240):
-        record = _marketing(T0 + n * 30_000 + rng.randrange(30_000), f"r{n}",
-                            rng.choice(regulars), f"Order {n}: on its way {SHOP_SITE.format(n)}")
-        record["value"]["source_ip"] = "143.235.120.173"
-        records.append(record)
+    records = _order_updates(rng, 200, 240, 30_000, source_ip="143.235.120.173")
     start = T0 + 125 * MINUTE
     for n in range(300):
         record = _marketing(start + n * 2_000, f"c{n}", f"+447411{rng.randrange(10**6):06d}",
@@ -283,13 +292,7 @@ def _hijack_at_the_account_s_pace(server: str, link: str, abroad: bool) -> list[
     shop's own key, from ``server``, to Indonesia (``abroad``) or to the UK, linking to
     ``link``: the account's pace hardly moves."""
     rng = random.Random(41)
-    regulars = [f"+447400{rng.randrange(10**6):06d}" for _ in range(300)]
-    records = []
-    for n in range(270):
-        record = _marketing(T0 + n * 40_000 + rng.randrange(40_000), f"r{n}",
-                            rng.choice(regulars), f"Order {n}: on its way {SHOP_SITE.format(n)}")
-        record["value"]["category"] = "transactional"
-        records.append(record)
+    records = _order_updates(rng, 300, 270, 40_000, category="transactional")
     for n in range(80):
         number = (f"+62812{rng.randrange(10**7):07d}" if abroad
                   else f"+447411{rng.randrange(10**6):06d}")
