@@ -274,7 +274,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                          "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
     if "dear_opening" in signals and _feed_silent(state) and _maybe_codes(state):
-        # An established account's first hour in a dear country, carrying a share of its
+        # An account's first hour in a dear country new to it, carrying a share of its
         # traffic no honest account sends to a country it never texted, and no
         # verification feed to say whether people are behind it: what pays a pumping
         # ring, and what a launch could also be. Codes entered cannot clear it, so only
