@@ -159,6 +159,22 @@ def test_one_dear_country_opened_without_a_feed_is_only_a_warning() -> None:
     assert not commands_of(records)
 
 
+def test_a_busy_account_met_as_the_detector_starts_has_no_new_countries_yet() -> None:
+    """A whale already texting three expensive countries when the detector starts is met
+    in them a few minutes in, after fifty other numbers: nothing says they are new to
+    it. (The same three countries opened an hour and a half in are pumping: above.)"""
+    rng = random.Random(23)
+    records = []
+    for n in range(600):  # ten verified codes a minute to UK mobiles, from the start
+        records += _honest_otp(rng, T0 + n * 6_000, n, "acct_w", "+44740012", HOME_PRICE,
+                               "gb-main")
+    shift = ATTACK_START - (T0 + 5 * MINUTE)
+    for r in _opening_countries(rng, "acct_w", DEAR_RANGES, verified=False):
+        r["value"]["ts"] -= shift
+        records.append(r)
+    assert not _pumping_acted_on(_without_feed(records), "acct_w")
+
+
 def test_several_dear_countries_whose_users_verify_are_no_pumping() -> None:
     rng = random.Random(23)
     records = _home_traffic(rng, "acct_ir", 90)
