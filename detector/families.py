@@ -30,10 +30,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from detector.config import Config
-from detector.findings import ANOMALY, STARTUP_MINUTES, Context, Finding, judge
+from detector.findings import ANOMALY, Context, Finding, judge, met_at_startup
 from detector.policy import Output, Policy, PolicyState
 from detector.records import DlrEvent, Event, SendEvent, VerifyEvent
-from detector.scopes import KINDS, MINUTE_MS, ScopeState
+from detector.scopes import KINDS, ScopeState
 from detector.sketches import RotatingBloom
 
 SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
@@ -196,6 +196,11 @@ def _codes_uncategorised(entity: FamilyEntity) -> bool:
     elif ratio < CODES_OFF_RATIO:
         entity.uncategorised_codes = False
     return entity.uncategorised_codes
+
+
+def _account_scope(entity: FamilyEntity) -> ScopeState | None:
+    """The account-wide scope of an account family's entity (None elsewhere)."""
+    return next((s for s in entity.scopes.values() if s.kind.name == "account"), None)
 
 
 def _remember_route(routes: dict[str, tuple[str, int]], key: str, route: str,
@@ -561,7 +566,8 @@ class FamilyProcessor:
             # The account's verifications stopped all at once: its codes sent in the
             # moments before that showed are no evidence of anything either.
             signals.pop("conversion", None)
-        if scope.kind.name == "account_country" and self._age_unknown(entity, step):
+        account = _account_scope(entity) if scope.kind.name == "account_country" else None
+        if account is not None and self._age_unknown(account, step):
             # An account met as the detector started may have texted this country
             # every day before: in its first hour here, no country is known to be new.
             signals.pop("new_country", None)
@@ -569,7 +575,7 @@ class FamilyProcessor:
             spread = scope.dear_spread(step, entity.scopes.values())
             if spread is not None:
                 signals["dear_countries"] = spread
-            opening = scope.dear_opening(step, entity.scopes.values())
+            opening = scope.dear_opening(step, account)
             if opening is not None:
                 signals["dear_opening"] = opening
         scope.traced = any(name in signals and signals[name].surprise >= threshold
@@ -598,18 +604,11 @@ class FamilyProcessor:
             scope.learn(step, flagged=flagged, signals=signals)
         return finding
 
-    def _age_unknown(self, entity: FamilyEntity, step: int) -> bool:
-        """Was the entity's account first seen in the detector's first minutes, and is
-        this still within its first hour? (Its past before the detector is unknown: a
-        busy account rotates through its countries over the hour, none of them new.)"""
-        if self.started_ms is None:
-            return False
-        for scope in entity.scopes.values():
-            if scope.kind.name == "account" and scope.first_step is not None:
-                return (scope.first_step * self.step_ms
-                        < self.started_ms + STARTUP_MINUTES * MINUTE_MS
-                        and scope.young(step))
-        return False
+    def _age_unknown(self, account: ScopeState, step: int) -> bool:
+        """Was the account first seen in the detector's first minutes, and is this still
+        within its first hour? (Its past before the detector is unknown: a busy account
+        rotates through its countries over the hour, none of them new.)"""
+        return met_at_startup(account, self.started_ms) and account.young(step)
 
     def _entity_of(self, key: str, scope: ScopeState) -> tuple[str, str | None]:
         if self.family != "account":

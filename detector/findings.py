@@ -189,9 +189,9 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     t = bar(TAKEOVER)
     origin_unknown = _origin_unknown(state)
     own_campaign = kind in ("account", "api_key") and _own_campaign(state)
+    origin = _new_origin(state, get)
     if (kind in ("account", "api_key") and vol >= t / 2 and not origin_unknown
             and not own_campaign):
-        origin = _new_origin(state, get)
         # What a hijacker sends: to new numbers or countries, premium ranges, or links
         # to somewhere not the account's own site. An enterprise whose app servers
         # rotate addresses sends its urgent notice with a link to its own status page.
@@ -211,7 +211,6 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # link somewhere new); all three at once are someone else's traffic (each at
         # least half the bar, together twice it). Held to that country: the account's
         # own traffic, through the same key, goes on.
-        origin = _new_origin(state, get)
         changes = (origin, get("new_country"), get("new_link"))
         if min(changes) >= t / 2 and sum(changes) >= 2 * t:
             return _finding(TAKEOVER, sum(changes), state, signals,
@@ -301,7 +300,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # key or from an address it never used. That needs no volume: a ring spreading its
     # lures over many small stolen accounts keeps each within its bursty history's pace.
     stranger_lure = (kind in ("account", "api_key") and get("new_link") >= t
-                     and _new_origin(state, get) >= t / 2)
+                     and origin >= t / 2)
     if vol < t / 2 and not stranger_lure:
         return None
     if kind in ("account", "api_key"):
@@ -322,7 +321,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # yet: its links only need to be a surprise, unless they carry its sender name.
         # A callback scam's lure is a number to phone in a text the account never sent.
         links = max(get("new_link"), get("new_callback"))
-        if state.young(step) and not _met_at_startup(state, ctx):
+        if state.young(step) and not met_at_startup(state, ctx.started_ms):
             links = max(links, get("foreign_url"))
         if links >= t / 2 and repeated and fresh and links + dup >= t:
             score = vol + links + dup + get("new_destination")
@@ -341,7 +340,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return _finding(SPAM, score, state, signals, step, ctx,
                             ("volume", "new_destination"), _origin_scope(state, ctx))
     t = bar(ANOMALY)
-    if state.young(step) and _met_at_startup(state, ctx):
+    if state.young(step) and met_at_startup(state, ctx.started_ms):
         # Busier than the population is no news about a scope that was already running
         # when the detector started (a busy shop), only about one that appears later.
         return None
@@ -408,7 +407,7 @@ def _bursting(state: ScopeState, step: int, ctx: Context) -> bool:
     if alive_min < BURST_BASE_MINUTES:
         # No level of its own yet. A scope that appeared mid-stream is new: judged
         # against the population. One met as the detector started is not known to be.
-        return not _met_at_startup(state, ctx)
+        return not met_at_startup(state, ctx.started_ms)
     level = state.sums.totals(W60)[SENDS] / min(alive_min, 60.0)
     return state.sums.totals(W1)[SENDS] >= BURST_RATIO * max(level, 1.0)
 
@@ -491,11 +490,12 @@ def _ordinary_price(state: ScopeState) -> bool:
     return price is not None and 0 < price < state.high_price_usd
 
 
-def _met_at_startup(state: ScopeState, ctx: Context) -> bool:
-    """Was the scope first seen in the detector's first minutes (so of unknown age)?"""
-    if ctx.started_ms is None or state.first_step is None:
+def met_at_startup(state: ScopeState, started_ms: int | None) -> bool:
+    """Was the scope first seen in the detector's first minutes (so of unknown age)?
+    ``started_ms``: event time of the first record the detector saw."""
+    if started_ms is None or state.first_step is None:
         return False
-    return state.first_step * state.step_ms < ctx.started_ms + STARTUP_MINUTES * MINUTE_MS
+    return state.first_step * state.step_ms < started_ms + STARTUP_MINUTES * MINUTE_MS
 
 
 def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Signal],

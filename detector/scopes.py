@@ -517,7 +517,7 @@ class ScopeState:
         each = -log10(priors["new_country"]) - log10(priors["premium"])
         return Signal(others * each, others + 1.0, 1.0)
 
-    def dear_opening(self, step: int, siblings: Iterable[ScopeState]) -> Signal | None:
+    def dear_opening(self, step: int, account: ScopeState | None) -> Signal | None:
         """How unlikely it is that this many of an account's last ten minutes' sends go
         to this high-priced country, new to it, when honest accounts send a small share
         of their traffic to countries they never texted before.
@@ -528,9 +528,9 @@ class ScopeState:
         """
         if not self.opens_dear_country(step):
             return None
-        account = next((s for s in siblings if s.kind.name == "account"), None)
-        # The country is new to an account with a past: one that has texted many
-        # numbers, or that has been texting for an hour (a small shop's few customers).
+        # ``account``: the account-wide scope this one belongs to. The country is new to
+        # an account with a past: one that has texted many numbers, or that has been
+        # texting for an hour (a small shop's few customers).
         if account is None or (account.young(step)
                                 and self.history_before < ESTABLISHED_DESTINATIONS):
             return None
