@@ -23,7 +23,7 @@ import orjson
 from detector.config import Config
 from detector.pipeline import DEADLETTER, Detector
 from detector.policy import Output
-from detector.records import INPUT_ROLES, Rejected
+from detector.records import INPUT_ROLES, Event, RecordParser, Rejected
 
 
 @dataclass
@@ -129,17 +129,26 @@ def parse_only(in_path: str | Path, config: Config | None = None) -> ReplaySumma
     det = Detector(config)
     summary = ReplaySummary()
     start = time.perf_counter()
-    roles, parser = role_map(det.config), det.parser
     with few_collections(), open(in_path, "rb") as src:
-        for line in _count_lines(src, summary):
-            _, role, value = unwrap_record(line, roles)
-            try:
-                parser.parse(role, value)
+        lines = _count_lines(src, summary)
+        for _, parsed in parse_lines(lines, det.parser, role_map(det.config)):
+            if isinstance(parsed, Rejected):
+                summary.rejected[parsed.reason] += 1
+            else:
                 summary.accepted += 1
-            except Rejected as err:
-                summary.rejected[err.reason] += 1
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def parse_lines(lines: Iterable[bytes], parser: RecordParser, roles: Mapping[str, str]
+                ) -> Iterator[tuple[str, Event | Rejected]]:
+    """Each replay-file line as (input role, its event or why it was rejected)."""
+    for line in lines:
+        _, role, value = unwrap_record(line, roles)
+        try:
+            yield role, parser.parse(role, value)
+        except Rejected as err:
+            yield role, err
 
 
 @contextlib.contextmanager

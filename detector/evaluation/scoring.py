@@ -14,7 +14,7 @@ from detector.evaluation.gate import Gate
 from detector.evaluation.matching import alert_touches
 from detector.evaluation.report import EvaluationReport, FalseAlert, FalseThrottle, IncidentResult
 from detector.records import SEND, RecordParser, Rejected
-from detector.replay import role_map, unwrap_record
+from detector.replay import parse_lines, role_map
 
 _SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
@@ -43,18 +43,12 @@ def accepted_sends(path: str | os.PathLike[str]) -> Iterator[Mapping[str, Any]]:
     E.164) is no traffic the detector saw or a gateway would have delivered: it is
     left out of the enforcement figures rather than stopping the evaluation.
     """
-    parser, roles = RecordParser(), role_map(Config())
     with open(path, "rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            _, role, value = unwrap_record(line, roles)
-            try:
-                event = parser.parse(role, value)  # every role: it moves the stream's clock
-            except Rejected:
-                continue
-            if role == SEND:
-                yield event.to_dict()
+        lines = (line for line in fh if line.strip())
+        # Every role is parsed, not only sends: each moves the stream's clock.
+        for role, parsed in parse_lines(lines, RecordParser(), role_map(Config())):
+            if role == SEND and not isinstance(parsed, Rejected):
+                yield parsed.to_dict()
 
 
 _LABEL_FIELDS = ("incident_id", "kind", "benign", "start_ts", "end_ts", "message_ids")
