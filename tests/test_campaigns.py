@@ -322,3 +322,39 @@ def test_two_of_those_three_changes_are_no_takeover(server: str, link: str,
                                                     abroad: bool) -> None:
     alerts = alerts_of(_hijack_at_the_account_s_pace(server, link, abroad))
     assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+_HOOKS = ("You won a gift card!", "Earn $300/day from home.", "Exclusive offer inside.",
+          "Your loan is approved.", "Last chance: claim your reward.")
+_SHORTENERS = ("https://bit.ly/{}", "https://cutt.ly/{}", "https://rb.gy/{}",
+               "https://{}.click/c")
+
+
+def _spun_lures(rng: random.Random, start: int, count: int) -> list[dict]:
+    """Lures that share no text: a greeting, a hook and a link drawn at random, with a
+    random token, through rotating shorteners and throwaway hosts."""
+    records = []
+    for n in range(count):
+        token = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(7))
+        body = (f"{rng.choice(('Hi', 'Hello', 'Dear customer,', 'Attention'))} "
+                f"{rng.choice(_HOOKS)} {rng.choice(_SHORTENERS).format(token)}")
+        record = _marketing(start + n * 600, f"s{n}", f"+447411{rng.randrange(10**6):06d}",
+                            body)
+        records.append(record)
+    return records
+
+
+def test_an_app_s_burst_of_spun_lures_is_spam() -> None:
+    """An app that sends its users codes for two hours, no links, then 1,000 lures in
+    ten minutes, each worded differently, from its own key and server: nothing repeats,
+    but the share of texts with links leaps from none to all."""
+    rng = random.Random(23)
+    records = _order_updates(rng, 400, 240, 30_000, category="otp")
+    for record in records:
+        record["value"]["body"] = f"Your Shop code is {rng.randrange(10**6):06d}"
+    start = T0 + 125 * MINUTE
+    records += _spun_lures(rng, start, 1_000)
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+             and a["account_id"] == "shop" and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+    assert any(e["feature"] == "url_share" for a in found for e in a["evidence"])
