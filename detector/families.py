@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 11
+STATE_FORMAT = 12
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -554,8 +554,9 @@ class FamilyProcessor:
         entity_id, account_id = self._entity_of(key, scope)
         threshold = self.config.detector.surprise_threshold
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
-        if not holding and not (scope.ready()
-                                and scope.judge_due(step, closed, threshold / 2)):
+        ready = scope.ready() or (scope.kind.counts_services
+                                  and scope.flooded_by_services(step, threshold / 2))
+        if not holding and not (ready and scope.judge_due(step, closed, threshold / 2)):
             if scope.learn_due(step):
                 scope.learn(step, flagged=False)
             return None

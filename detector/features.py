@@ -55,7 +55,7 @@ class StepBuffer:
 
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
-                 "failed_accounts", "code_accounts", "entered_accounts")
+                 "failed_accounts", "code_accounts", "entered_accounts", "code_senders")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -75,6 +75,9 @@ class StepBuffer:
         # codes go unentered (a route's; see ScopeState.buffer): None elsewhere.
         self.code_accounts: dict[str, int] | None = None
         self.entered_accounts: dict[str, int] | None = None
+        # Texts that may be codes, by sending account, for a number's own scope (see
+        # ScopeState.buffer): None elsewhere.
+        self.code_senders: dict[str, int] | None = None
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -101,6 +104,9 @@ class StepBuffer:
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's
         # verifications reach the detector.
+        if self.code_senders is not None and (
+                category == "otp" or (category != "marketing" and ev.code_like)):
+            _bump(self.code_senders, ev.account_id)
         if ev.verifiable and (category == "otp" or category is None):
             v[OTP] += 1
             otp = self.otp_numbers

@@ -37,11 +37,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from detector.features import CATEGORISED, CODED_OTHER, CODES, FOREIGN_URL, OTP, URL
+from detector.features import (
+    CATEGORISED,
+    CODED_OTHER,
+    CODES,
+    FOREIGN_URL,
+    OTP,
+    URL,
+    VERIFIED_NUMBERS,
+)
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
     SENDS,
+    SEVERAL_SERVICES,
     W1,
     W10,
     W60,
@@ -185,6 +194,17 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             score = vol + get("conversion")
             return _finding(BOMBING, score, state, signals, step, ctx,
                             ("volume", "conversion"), _number_scope(state, ctx))
+        if get("services") >= t and not _number_entered_codes(state):
+            # A slow flood through many sites' forms, a few codes each: the number's
+            # own level learns it within minutes, the hour's count from several
+            # services does not pass for anyone's normal.
+            finding = _finding(BOMBING, get("services") + vol, state, signals, step, ctx,
+                               ("services", "volume", "conversion"),
+                               _number_scope(state, ctx))
+            finding.evidence.insert(0, {"feature": "services_sending_codes_1h",
+                                        "value": state.services_last_hour(step)[0],
+                                        "baseline": SEVERAL_SERVICES - 1})
+            return finding
         return None
     t = bar(TAKEOVER)
     origin_unknown = _origin_unknown(state)
@@ -430,6 +450,11 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     return get("new_ip")
 
 
+def _number_entered_codes(state: ScopeState) -> bool:
+    """Did this number enter a code over the last hour (its owner at the keypad)?"""
+    return state.sums.total_of(W60, VERIFIED_NUMBERS) > 0
+
+
 def _origin_unknown(state: ScopeState) -> bool:
     """Has the account's traffic never carried an API key or a source address?"""
     return state.kind.track_origin and not state.seen_keys and not state.seen_ips
@@ -554,6 +579,7 @@ _FEATURE_NAMES = {
     "dlr_coverage": "delivery_report_coverage",
     "new_error_code": "new_error_code_failure_share",
     "repeats": "repeat_code_share",
+    "services": "codes_to_number_1h",
     "trees": "half_space_trees_score",
 }
 

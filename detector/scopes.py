@@ -96,6 +96,8 @@ class ScopeKind:
     sees_verifications: bool = True
     # Judges delivery as a carrier's does: report coverage, error codes new to it.
     carrier: bool = False
+    # Counts which services (accounts) sent it codes over the last hour: a number's.
+    counts_services: bool = False
     # Population shares a new scope is assumed to have until its own history speaks.
     priors: dict[str, float] = field(default_factory=dict)
 
@@ -130,7 +132,8 @@ KINDS: dict[str, ScopeKind] = {
                   min_sends=3, attributes_accounts=True, priors=DEFAULT_PRIORS),
         ScopeKind("destination", "destination", False, False, False,
                   prior_rate_per_min=0.02, min_sends=5, attributes_accounts=True,
-                  dispersion_after_minutes=60.0, priors=DEFAULT_PRIORS),
+                  dispersion_after_minutes=60.0, counts_services=True,
+                  priors=DEFAULT_PRIORS),
         ScopeKind("route", "route", False, False, False, prior_rate_per_min=5.0,
                   attributes_accounts=True, carrier=True,
                   priors=DEFAULT_PRIORS),
@@ -169,6 +172,10 @@ SHARES_BY_KIND = {
 }
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
+# A person asks one service, now and then two, for a code at a time: codes to one number
+# from this many services within an hour are forms being fired at it (see
+# ScopeState.services_last_hour).
+SEVERAL_SERVICES = 3
 # A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
@@ -291,6 +298,8 @@ class ScopeState:
         self.recent_verified_numbers: dict[str, int] = {}
         # Numbers sent a code again in the last ten minutes without entering one.
         self.repeated_numbers: dict[str, int] = {}
+        # A number's: (step, account, texts that may be codes) over the last hour.
+        self.hour_codes: deque[tuple[int, str, int]] | None = None
         self.seen_countries: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self.seen_ips: dict[str, int] = {}
@@ -338,6 +347,8 @@ class ScopeState:
             buf = self.open[step] = StepBuffer()
             if self.kind.carrier:
                 buf.code_accounts, buf.entered_accounts = {}, {}
+            elif self.kind.counts_services:
+                buf.code_senders = {}
         return buf
 
     # -- closing ---------------------------------------------------------
@@ -403,6 +414,11 @@ class ScopeState:
             self.last_step_strangers = v[NEW_IP] / v[SENDS]
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
+        if buf.code_senders:
+            if self.hour_codes is None:
+                self.hour_codes = deque()
+            self.hour_codes.extend((step, account, n) for account, n in buf.code_senders.items())
+            self._forget_hour_codes(step)
         if v[DLRS]:
             self.reported = True
         if buf.error_codes:
@@ -547,6 +563,14 @@ class ScopeState:
         return (total(W10, SENDS) >= self.kind.min_sends
                 or total(W10, DLRS) >= self.kind.min_dlrs)
 
+    def flooded_by_services(self, step: int, bar: float) -> bool:
+        """Is the number's hour of codes from several services at ``bar`` already,
+        however slowly they came (too slowly to make it :meth:`ready`)?"""
+        if self.hour_codes is None or len(self.hour_codes) < SEVERAL_SERVICES:
+            return False
+        services = self._services_signal(step)
+        return services is not None and services.surprise >= bar
+
     def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
         """Judge once a minute, or at once when this step alone is a burst.
 
@@ -606,6 +630,10 @@ class ScopeState:
                 # country, worth the odds of a send to a new country in honest traffic.
                 out["new_country"] = Signal(-log10(kind.priors["new_country"]), 1.0,
                                             kind.priors["new_country"])
+        if kind.counts_services:
+            services = self._services_signal(step)
+            if services is not None:
+                out["services"] = services
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
             out["conversion"] = self._conversion_signal(t10, conv)
@@ -649,6 +677,16 @@ class ScopeState:
         if kind.use_trees and self.trees is not None and "volume" in out:
             out["trees"] = Signal(self.trees.score_one(self._tree_features(out)), 0.0, 0.0)
         return out
+
+    def _services_signal(self, step: int) -> Signal | None:
+        """A number's codes over the last hour, from several services, against what the
+        population's numbers receive in an hour (its own level learns a slow flood as
+        its normal within minutes; no person's normal is codes from many services)."""
+        services, codes = self.services_last_hour(step)
+        if services < SEVERAL_SERVICES:
+            return None
+        expected = 60 * self.kind.prior_rate_per_min
+        return Signal(poisson_surprise(codes, expected), codes, expected)
 
     def _delivered_signal(self, window: list[float], sees_sends: bool) -> Signal | None:
         hits, trials = _own_reports(window, sees_sends)
@@ -844,6 +882,20 @@ class ScopeState:
         return self.last_learn_step is None or step - self.last_learn_step >= self.steps_per_min
 
     # -- evidence helpers ------------------------------------------------
+    def _forget_hour_codes(self, step: int) -> None:
+        hour, since = self.hour_codes, step - 60 * self.steps_per_min
+        while hour and (hour[0][0] <= since or len(hour) > RECENT_CAP):
+            hour.popleft()
+
+    def services_last_hour(self, step: int) -> tuple[int, int]:
+        """How many services (accounts) sent this number texts that may be codes over
+        the hour ending at ``step``, and how many such texts they sent."""
+        if not self.hour_codes:
+            return 0, 0
+        self._forget_hour_codes(step)
+        return (len({account for _, account, _ in self.hour_codes}),
+                sum(n for _, _, n in self.hour_codes))
+
     def top_account(self) -> tuple[str | None, float]:
         mem = self.recent_accounts
         if not mem:

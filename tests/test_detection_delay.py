@@ -559,28 +559,68 @@ def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     assert scope.shares["sequential"].mean == KINDS["account_country"].priors["sequential"]
 
 
-def test_a_handset_bombed_through_five_sites_is_found_within_five_minutes() -> None:
-    """A bomber fills in five sites' sign-up forms with one number, a code every 15 s
-    in turn (each site sees one a minute and 15 seconds). The sites check codes
-    themselves (no verification feed): volume is the whole evidence, and the number,
-    which had never had a message, must not learn the first minutes of it as normal."""
-    rng = random.Random(12)
+def _sites(rng: random.Random, sites: int, minutes: int = 100) -> list[dict]:
+    """Sign-up forms that check codes themselves (no verification feed): each texts
+    an OTP a minute to its real users."""
     records = []
-    for site in range(5):  # each site: an OTP a minute to its real users
-        for n in range(100):
+    for site in range(sites):
+        for n in range(minutes):
             ts = T0 + n * MINUTE + rng.randrange(MINUTE)
             number, mid = f"+44740012{rng.randrange(10_000):04d}", f"site_{site}-{n}"
             records += [_send(ts, mid, f"site_{site}", number, HOME_PRICE),
                         _dlr(ts + 4_000, mid, f"site_{site}", number)]
+    return records
+
+
+def _codes_through_sites(rng: random.Random, number: str, sites: list[int], gap_ms: int,
+                         start: int = ATTACK_START) -> list[dict]:
+    """Codes to ``number`` through the given sites' forms in turn, ``gap_ms`` apart."""
+    records = []
+    for i, site in enumerate(sites):
+        ts = start + i * gap_ms + rng.randrange(1_000)
+        mid = f"to-{number}-{i}"
+        records += [_send(ts, mid, f"site_{site}", number, HOME_PRICE),
+                    _dlr(ts + 3_000, mid, f"site_{site}", number)]
+    return records
+
+
+def test_a_handset_bombed_through_five_sites_is_found_within_five_minutes() -> None:
+    """A bomber fills in five sites' sign-up forms with one number, a code every 15 s
+    in turn (each site sees one a minute and 15 seconds). Volume is the whole evidence,
+    and the number, which had never had a message, must not learn the first minutes of
+    it as normal."""
+    rng = random.Random(12)
     victim = "+447400999111"
-    for i in range(120):
-        ts = ATTACK_START + i * 15_000 + rng.randrange(1_000)
-        mid = f"bomb-{i}"
-        records += [_send(ts, mid, f"site_{i % 5}", victim, HOME_PRICE),
-                    _dlr(ts + 3_000, mid, f"site_{i % 5}", victim)]
+    records = _sites(rng, 5) + _codes_through_sites(
+        rng, victim, [i % 5 for i in range(120)], 15_000)
     found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
              and a["entity"] == {"type": "destination", "id": victim}]
     assert found and min(a["ts"] for a in found) - ATTACK_START <= 5 * MINUTE
+
+
+def test_a_handset_flooded_slowly_through_six_sites_is_bombing_within_half_an_hour() -> None:
+    """A code every two and a half minutes, each of six sites in turn: the number's own
+    level learns that pace within minutes, but no person asks six services for a dozen
+    codes in an hour. The number is what to protect."""
+    rng = random.Random(13)
+    victim = "+447400999444"
+    records = _sites(rng, 6, minutes=140) + _codes_through_sites(
+        rng, victim, [i % 6 for i in range(36)], 150_000)
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= 30 * MINUTE
+    assert any(e["feature"] == "services_sending_codes_1h" and e["value"] >= 3
+               for a in found for e in a["evidence"])
+    assert any(a["action"] != "none" for a in found)
+
+
+def test_a_person_signing_up_to_four_services_in_an_hour_is_no_bombing() -> None:
+    """One code from each, and one asked for again: a busy afternoon, not a flood."""
+    rng = random.Random(13)
+    person = "+447400999555"
+    records = _sites(rng, 6, minutes=140) + _codes_through_sites(
+        rng, person, [0, 1, 1, 2, 3], 9 * MINUTE)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"]
 
 
 def _site_with_resends(rng: random.Random, victim: str, waves: int, per_wave: int
