@@ -47,6 +47,14 @@ True
 >>> body_features("Toll notice: balance due. Pay now: https://t.ly/5916a7").own_link
 False
 
+Whatever its host, a link offered with a way to stop the texts is marked (a campaign
+answering to the carriers' rules, not proof of whose site it is):
+
+>>> body_features("Polls open till 8pm: https://vf.vote/pp Reply STOP to opt out").opt_out_link
+True
+>>> body_features("USPS: package held. Update: https://usps.com-track.info/q").opt_out_link
+False
+
 A code is a number to type in: a text without one (a promotion, a reminder) is no
 code, even when its sender does not say what it is. Order numbers run longer:
 
@@ -108,6 +116,10 @@ class BodyFeatures:
     # The text, links left out, carries a number that could be a code (see _CODE); a
     # missing body could be anything.
     code_like: bool = True
+    # It links and tells the reader how to stop the texts ("Reply STOP"), as carriers'
+    # rules require of marketing: what a registered sender's campaign carries and a
+    # lure, posing as a bank or a courier, does not.
+    opt_out_link: bool = False
 
 
 NO_BODY = BodyFeatures(has_url=False, fingerprint=0, length=0)
@@ -144,6 +156,7 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
                                   or _compliant_short_link(hosts, text)),
         callback=_asks_to_call(text),
         code_like=_CODE.search(words) is not None,
+        opt_out_link=has_url and _OPT_OUT.search(text) is not None,
     )
 
 

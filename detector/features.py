@@ -40,7 +40,9 @@ REPEATS = 24
 # Sends categorised as something other than an OTP whose text still carries a code (a
 # password reset sent as "transactional"): what a category alone would call no code.
 CODED_OTHER = 25
-WIDTH = 26
+# Sends with links that tell the reader how to stop the texts (see detector.body).
+OPT_OUT_URL = 26
+WIDTH = 27
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -117,6 +119,8 @@ class StepBuffer:
             v[PREMIUM] += 1
         if ev.has_url:
             v[URL] += 1
+            if ev.opt_out_link:
+                v[OPT_OUT_URL] += 1
             if not ev.own_link:  # a brand linking to its own site is no lure
                 v[FOREIGN_URL] += 1
                 links = self.links  # keyed by the body's fingerprint: its link hosts

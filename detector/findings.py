@@ -42,6 +42,7 @@ from detector.features import (
     CODED_OTHER,
     CODES,
     FOREIGN_URL,
+    OPT_OUT_URL,
     OTP,
     URL,
     VERIFIED_NUMBERS,
@@ -350,10 +351,22 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         if (links >= t / 2 and (repeated or spun >= t / 2) and fresh
                 and links + max(dup, spun) >= t):
             score = vol + links + dup + get("new_destination")
-            return _finding(SPAM, score, state, signals, step, ctx,
-                            ("volume", "url", "dup_body", "new_destination", "new_link",
-                             "foreign_url", "new_callback"),
-                            _origin_scope(state, ctx))
+            finding = _finding(SPAM, score, state, signals, step, ctx,
+                               ("volume", "url", "dup_body", "new_destination", "new_link",
+                                "foreign_url", "new_callback"),
+                               _origin_scope(state, ctx))
+            if origin < t / 2 and not origin_unknown and _offers_opt_out(state):
+                # From the account's own keys and networks, and its links offer a way
+                # to stop the texts, as the carriers' marketing rules require and no
+                # lure posing as a bank or a courier does: a campaign to a site new to
+                # the detector (a polling-place finder, a partner's shop). For a person
+                # to look at; not for the gateway to block.
+                finding.max_severity = "warning"
+                finding.throttle_scope = None
+                finding.evidence.append({"feature": "opt_out_link_share",
+                                         "value": _round(_opt_out_share(state)),
+                                         "baseline": None})
+            return finding
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
                 and _mostly_not_codes(state)):
             # No bodies reach the detector: links and a repeated text cannot show. A
@@ -448,6 +461,16 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     if state.kind.track_origin and not state.seen_ips:
         return get("new_key")
     return get("new_ip")
+
+
+def _opt_out_share(state: ScopeState) -> float:
+    """Of the last ten minutes' sends with links, the share offering an opt-out."""
+    window = state.sums.totals(W10)
+    return window[OPT_OUT_URL] / window[URL] if window[URL] else 0.0
+
+
+def _offers_opt_out(state: ScopeState) -> bool:
+    return _opt_out_share(state) > 0.5
 
 
 def _number_entered_codes(state: ScopeState) -> bool:

@@ -87,6 +87,7 @@ class SendEvent(_Record):
     own_link: bool = False  # its links name the sender (see detector.body)
     callback: bool = False  # it asks the reader to phone a number (see detector.body)
     code_like: bool = True  # it carries a number to type in (see detector.body)
+    opt_out_link: bool = False  # it links and offers an opt-out (see detector.body)
     role: str = SEND
     # Set by the account's processor: does this account report OTP verifications
     # lately? An OTP is evidence of "nobody verified it" only if verifications of
@@ -213,6 +214,7 @@ class RecordParser:
             own_link=features.own_link,
             callback=features.callback,
             code_like=features.code_like,
+            opt_out_link=features.opt_out_link,
         )
 
     def _dlr(self, value: Mapping[str, Any]) -> DlrEvent:

@@ -71,6 +71,29 @@ def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam(
     assert "new_link_host_share" in evidence
 
 
+def test_the_same_burst_offering_an_opt_out_is_a_warning_not_a_block() -> None:
+    """A campaign from the shop's own servers, to a site it never linked to, telling its
+    readers how to stop the texts as marketing rules require (a lure posing as a bank or
+    a courier never does): on-call sees it; the gateway blocks nothing."""
+    records, start = _shop_with_burst(LURE_SITE + " Reply STOP to opt out")
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
+    assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
+    assert {a["severity"] for a in found} == {"warning"}
+    assert {a["action"] for a in found} == {"none"}
+    assert any(e["feature"] == "opt_out_link_share" and e["value"] > 0.5
+               for a in found for e in a["evidence"])
+    assert not [c for c in commands_of(records) if c["action"] != "release"]
+
+
+def test_the_same_burst_with_an_opt_out_from_a_stranger_s_network_is_blocked() -> None:
+    records, _ = _shop_with_burst(LURE_SITE + " Reply STOP to opt out")
+    for record in records:
+        if record["value"]["message_id"].startswith("c"):
+            record["value"]["source_ip"] = "203.0.113.9"
+    assert [c for c in commands_of(records) if c["action"] == "block"
+            and c["scope"].get("account_id") == "shop"]
+
+
 def _courier(rng: random.Random, minutes: int) -> list[dict]:
     """A busy account that keeps the stream going: a delivery notice a second."""
     records = [_marketing(T0 + n * 1_000, f"bg{n}", f"+447411{rng.randrange(10**6):06d}",
