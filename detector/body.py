@@ -147,16 +147,17 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
     normalised = ("<" + "|".join(hosts) + ">" if hosts
                   else " ".join(_DIGITS.sub("#", text).split()))
     words = _LINK.sub(" ", text) if has_url else text  # the text around its links
+    opt_out = has_url and _OPT_OUT.search(text) is not None
     return BodyFeatures(
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
         own_link=bool(hosts) and (_names_sender(hosts, sender)
                                   or _named_in_text(hosts, words)
-                                  or _compliant_short_link(hosts, text)),
+                                  or _compliant_short_link(hosts, opt_out)),
         callback=_asks_to_call(text),
         code_like=_CODE.search(words) is not None,
-        opt_out_link=has_url and _OPT_OUT.search(text) is not None,
+        opt_out_link=opt_out,
     )
 
 
@@ -182,7 +183,7 @@ def _names_sender(hosts: list[str], sender: str | None) -> bool:
                for site in map(_site_name, hosts))
 
 
-def _compliant_short_link(hosts: list[str], text: str) -> bool:
+def _compliant_short_link(hosts: list[str], opt_out: bool) -> bool:
     """Are all links through public shorteners, in a text that offers an opt-out?
 
     A shortener hides the site, so its host says nothing about whose it is. Marketing
@@ -190,7 +191,7 @@ def _compliant_short_link(hosts: list[str], text: str) -> bool:
     a shop's campaign through bit.ly does; a lure seldom bothers. A look-alike of the
     brand's own site is a named host, not a shortener, and stays foreign.
     """
-    return all(host in _SHORTENERS for host in hosts) and _OPT_OUT.search(text) is not None
+    return opt_out and all(host in _SHORTENERS for host in hosts)
 
 
 def _site_name(host: str) -> str:

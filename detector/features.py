@@ -103,12 +103,12 @@ class StepBuffer:
             v[CODES] += 1
         elif category is not None and ev.code_like and ev.body_fingerprint:
             v[CODED_OTHER] += 1
-        # A conversion trial: a code (an OTP, or an uncategorised send from an account
-        # that sends codes, see families._codes_uncategorised) whose account's
-        # verifications reach the detector.
         if self.code_senders is not None and (
                 category == "otp" or (category != "marketing" and ev.code_like)):
             _bump(self.code_senders, ev.account_id)
+        # A conversion trial: a code (an OTP, or an uncategorised send from an account
+        # that sends codes, see families._codes_uncategorised) whose account's
+        # verifications reach the detector.
         if ev.verifiable and (category == "otp" or category is None):
             v[OTP] += 1
             otp = self.otp_numbers

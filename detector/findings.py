@@ -355,7 +355,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                                ("volume", "url", "dup_body", "new_destination", "new_link",
                                 "foreign_url", "new_callback"),
                                _origin_scope(state, ctx))
-            if origin < t / 2 and not origin_unknown and _offers_opt_out(state):
+            opt_out = _opt_out_share(state)
+            if origin < t / 2 and not origin_unknown and opt_out > 0.5:
                 # From the account's own keys and networks, and its links offer a way
                 # to stop the texts, as the carriers' marketing rules require and no
                 # lure posing as a bank or a courier does: a campaign to a site new to
@@ -364,7 +365,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                 finding.max_severity = "warning"
                 finding.throttle_scope = None
                 finding.evidence.append({"feature": "opt_out_link_share",
-                                         "value": _round(_opt_out_share(state)),
+                                         "value": _round(opt_out),
                                          "baseline": None})
             return finding
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
@@ -467,10 +468,6 @@ def _opt_out_share(state: ScopeState) -> float:
     """Of the last ten minutes' sends with links, the share offering an opt-out."""
     window = state.sums.totals(W10)
     return window[OPT_OUT_URL] / window[URL] if window[URL] else 0.0
-
-
-def _offers_opt_out(state: ScopeState) -> bool:
-    return _opt_out_share(state) > 0.5
 
 
 def _number_entered_codes(state: ScopeState) -> bool:
