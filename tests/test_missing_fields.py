@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from hand_streams import alerts_of
+from hand_streams import alerts_of, commands_of
 
 T0 = 1_772_400_000_000
 MINUTE = 60_000
@@ -101,6 +101,36 @@ def test_a_lure_burst_whose_gateway_sends_no_bodies_is_spam() -> None:
     found = [a for a in alerts_of(records)
              if a["kind"] == "spam_burst" and a["entity"]["id"] == "clinic"]
     assert found and min(a["ts"] for a in found) - start <= MINUTE
+
+
+def _bodiless_campaign(campaign: dict) -> list[dict]:
+    """The clinic's bodiless marketing from its usual key and server, then a burst to
+    numbers it never had with ``campaign``'s fields."""
+    rng = random.Random(2)
+    start = T0 + HOURS * 60 * MINUTE - 10 * MINUTE
+    usual = {"category": "marketing", "api_key_id": "key_clinic", "source_ip": "10.1.1.1"}
+    records = _clinic(rng, lambda n: usual)
+    return records + _sends("clinic", start, 4, 240, _new_uk_numbers(rng),
+                            lambda n: {**usual, **campaign}, rng, "campaign")
+
+
+def test_a_bodiless_campaign_from_the_accounts_own_servers_is_a_warning() -> None:
+    """No bodies, and the burst comes with the account's own key from its own server:
+    the one trace of a stranger left is absent. A person looks; nothing is blocked."""
+    records = _bodiless_campaign({})
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "spam_burst" and a["entity"]["id"] == "clinic"]
+    assert found and {a["severity"] for a in found} == {"warning"}
+    assert {a["action"] for a in found} == {"none"}
+    assert not commands_of(records)
+
+
+def test_a_bodiless_burst_from_a_stranger_s_server_is_blocked() -> None:
+    """The same burst with a key and from a network the account never used."""
+    records = _bodiless_campaign({"api_key_id": "key_new", "source_ip": "203.0.113.9"})
+    assert [a for a in alerts_of(records)
+            if a["kind"] in ("spam_burst", "account_takeover") and a["action"] != "none"]
+    assert [c for c in commands_of(records) if c["action"] == "block"]
 
 
 @pytest.mark.parametrize("fields", [{"category": "otp"}, {}], ids=["codes", "unlabelled"])
