@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 13
+STATE_FORMAT = 14
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -127,11 +127,12 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
         # (An uncategorised text with no number to type in, a promotion or a reminder,
         # is no code even from an account that sends its codes uncategorised: counted,
         # its campaign would read as codes nobody enters.)
+        last = entity.last_verification_ts
+        event.feed_live = (last is not None and event.ts - last <= VERIFICATION_FEED_MS
+                           and not _feed_stalled(entity, event.ts - last))
         if event.category == "otp" or (event.category is None and event.code_like
                                        and _codes_uncategorised(entity)):
-            last = entity.last_verification_ts
-            event.verifiable = (last is not None and event.ts - last <= VERIFICATION_FEED_MS
-                                and not _feed_stalled(entity, event.ts - last))
+            event.verifiable = event.feed_live
             if event.verifiable and event.route is not None:
                 _remember_route(entity.code_routes, event.destination, event.route, event.ts)
         elif event.category is None:
@@ -554,8 +555,8 @@ class FamilyProcessor:
         entity_id, account_id = self._entity_of(key, scope)
         threshold = self.config.detector.surprise_threshold
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
-        ready = scope.ready() or (scope.kind.counts_services
-                                  and scope.flooded_by_services(step, threshold / 2))
+        ready = scope.ready() or (scope.kind.counts_services and (
+            scope.flooded_by_services(step, threshold / 2) or scope.pestered(step)))
         if not holding and not (ready and scope.judge_due(step, closed, threshold / 2)):
             if scope.learn_due(step):
                 scope.learn(step, flagged=False)

@@ -57,7 +57,8 @@ class StepBuffer:
 
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
-                 "failed_accounts", "code_accounts", "entered_accounts", "code_senders")
+                 "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
+                 "answerable_codes")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -80,6 +81,9 @@ class StepBuffer:
         # Texts that may be codes, by sending account, for a number's own scope (see
         # ScopeState.buffer): None elsewhere.
         self.code_senders: dict[str, int] | None = None
+        # Of those, the ones whose account's verifications reach the detector: codes
+        # that would show as entered if they were asked for.
+        self.answerable_codes = 0
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -106,6 +110,8 @@ class StepBuffer:
         if self.code_senders is not None and (
                 category == "otp" or (category != "marketing" and ev.code_like)):
             _bump(self.code_senders, ev.account_id)
+            if ev.feed_live:  # its account would report the code entered
+                self.answerable_codes += 1
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's
         # verifications reach the detector.

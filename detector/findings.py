@@ -50,6 +50,7 @@ from detector.features import (
 from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
+    PERSISTENT_CODES,
     SENDS,
     SEVERAL_SERVICES,
     W1,
@@ -205,6 +206,22 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             finding.evidence.insert(0, {"feature": "services_sending_codes_1h",
                                         "value": state.services_last_hour(step)[0],
                                         "baseline": SEVERAL_SERVICES - 1})
+            return finding
+        if get("unanswered") >= t:
+            # One service's codes, a few an hour for hours, none entered: slower than
+            # any burst, and no person's pace of asking (see scopes.PERSISTENT_CODES).
+            # A service's own delivery monitor (a test handset that is sent a code every
+            # few minutes and never types one in) looks the same: for a person to look
+            # at, not for the gateway to block.
+            finding = _finding(BOMBING, get("unanswered") + vol, state, signals, step, ctx,
+                               ("unanswered", "volume", "conversion"), None)
+            finding.max_severity = "warning"
+            last, before = state.unanswered_hours(step)
+            finding.evidence[1:1] = [
+                {"feature": "codes_unanswered_last_hour", "value": last,
+                 "baseline": PERSISTENT_CODES - 1},
+                {"feature": "codes_unanswered_hour_before", "value": before,
+                 "baseline": PERSISTENT_CODES - 1}]
             return finding
         return None
     t = bar(TAKEOVER)
@@ -607,6 +624,7 @@ _FEATURE_NAMES = {
     "new_error_code": "new_error_code_failure_share",
     "repeats": "repeat_code_share",
     "services": "codes_to_number_1h",
+    "unanswered": "unanswered_codes_to_number_2h",
     "trees": "half_space_trees_score",
 }
 

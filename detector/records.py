@@ -93,6 +93,9 @@ class SendEvent(_Record):
     # lately? An OTP is evidence of "nobody verified it" only if verifications of
     # that account reach the detector at all (the feed is optional).
     verifiable: bool = True
+    # Set by the account's processor: do the account's verifications reach the
+    # detector lately, whatever this send is (see scopes.PERSISTENT_CODES)?
+    feed_live: bool = False
 
 
 @dataclass(slots=True)

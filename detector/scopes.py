@@ -176,6 +176,11 @@ RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
 # from this many services within an hour are forms being fired at it (see
 # ScopeState.services_last_hour).
 SEVERAL_SERVICES = 3
+# Resend limits let a person ask for about five codes an hour; one who never enters any
+# gives up within the hour. Codes to a number this many times an hour, two hours running,
+# none entered, are someone else's doing (a form fired slowly, or a retry loop gone
+# wrong), whatever one service's traffic around them looks like.
+PERSISTENT_CODES = 6
 # A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
@@ -300,6 +305,9 @@ class ScopeState:
         self.repeated_numbers: dict[str, int] = {}
         # A number's: (step, account, texts that may be codes) over the last hour.
         self.hour_codes: deque[tuple[int, str, int]] | None = None
+        # A number's: (step, codes whose account reports verifications) since it last
+        # entered a code, over two hours.
+        self.unanswered: deque[tuple[int, int]] | None = None
         self.seen_countries: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self.seen_ips: dict[str, int] = {}
@@ -419,6 +427,8 @@ class ScopeState:
                 self.hour_codes = deque()
             self.hour_codes.extend((step, account, n) for account, n in buf.code_senders.items())
             self._forget_hour_codes(step)
+        if self.kind.counts_services and (buf.answerable_codes or self.unanswered):
+            self._close_unanswered(step, buf.answerable_codes, v[VERIFIED])
         if v[DLRS]:
             self.reported = True
         if buf.error_codes:
@@ -495,6 +505,19 @@ class ScopeState:
         buf.values[DUP_BODY] = dup
 
     # -- judging ---------------------------------------------------------
+    def _close_unanswered(self, step: int, codes: int, entered: float) -> None:
+        if entered:  # its owner entered a code: whatever came before was asked for
+            self.unanswered = None
+            return
+        if self.unanswered is None:
+            self.unanswered = deque()
+        unanswered = self.unanswered
+        if codes:
+            unanswered.append((step, codes))
+        since = step - 120 * self.steps_per_min
+        while unanswered and (unanswered[0][0] <= since or len(unanswered) > RECENT_CAP):
+            unanswered.popleft()
+
     def young(self, step: int) -> bool:
         """True for the first hour: everything a new scope sees is "first seen in the
         last hour", so novelty means nothing yet, and its volume has no history."""
@@ -571,6 +594,12 @@ class ScopeState:
         services = self._services_signal(step)
         return services is not None and services.surprise >= bar
 
+    def pestered(self, step: int) -> bool:
+        """Has the number been sent ``PERSISTENT_CODES`` codes or more in each of the last
+        two hours by accounts that report verifications, and entered none?"""
+        return (self.unanswered is not None
+                and min(self.unanswered_hours(step)) >= PERSISTENT_CODES)
+
     def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
         """Judge once a minute, or at once when this step alone is a burst.
 
@@ -634,6 +663,8 @@ class ScopeState:
             services = self._services_signal(step)
             if services is not None:
                 out["services"] = services
+            if self.pestered(step):
+                out["unanswered"] = self._unanswered_signal(step)
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
             out["conversion"] = self._conversion_signal(t10, conv)
@@ -686,6 +717,13 @@ class ScopeState:
         if services < SEVERAL_SERVICES:
             return None
         expected = 60 * self.kind.prior_rate_per_min
+        return Signal(poisson_surprise(codes, expected), codes, expected)
+
+    def _unanswered_signal(self, step: int) -> Signal:
+        """A number's codes over two hours, none entered, against what the population's
+        numbers receive in two hours."""
+        codes = sum(self.unanswered_hours(step))
+        expected = 120 * self.kind.prior_rate_per_min
         return Signal(poisson_surprise(codes, expected), codes, expected)
 
     def _delivered_signal(self, window: list[float], sees_sends: bool) -> Signal | None:
@@ -895,6 +933,18 @@ class ScopeState:
         self._forget_hour_codes(step)
         return (len({account for _, account, _ in self.hour_codes}),
                 sum(n for _, _, n in self.hour_codes))
+
+    def unanswered_hours(self, step: int) -> tuple[int, int]:
+        """Codes sent to this number by accounts that report verifications, in the hour
+        ending at ``step`` and in the hour before, since it last entered a code."""
+        hour = step - 60 * self.steps_per_min
+        last = before = 0
+        for at, n in self.unanswered or ():
+            if at > hour:
+                last += n
+            elif at > hour - 60 * self.steps_per_min:
+                before += n
+        return last, before
 
     def top_account(self) -> tuple[str | None, float]:
         mem = self.recent_accounts

@@ -623,6 +623,72 @@ def test_a_person_signing_up_to_four_services_in_an_hour_is_no_bombing() -> None
     assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"]
 
 
+def _app_with_feed(rng: random.Random, minutes: int) -> list[dict]:
+    """An app texting its users a code a minute; four in five enter theirs within a
+    minute, and the verifications reach the detector."""
+    records = []
+    for n in range(minutes):
+        ts = T0 + n * MINUTE + rng.randrange(MINUTE)
+        number, mid = f"+44740013{rng.randrange(10_000):04d}", f"app-{n}"
+        records += [_send(ts, mid, "app", number, HOME_PRICE), _dlr(ts + 4_000, mid, "app",
+                                                                     number)]
+        if rng.random() < 0.8:
+            records.append(_verify(ts + 30_000, mid, "app", number))
+    return records
+
+
+def _codes_asked(rng: random.Random, number: str, times: list[float],
+                 entered: set[int] = frozenset()) -> list[dict]:
+    """Codes from the app to ``number`` at ``times`` (minutes after T0); the ``entered``
+    ones are typed in."""
+    records = []
+    for i, minute in enumerate(times):
+        ts, mid = T0 + int(minute * MINUTE) + rng.randrange(1_000), f"ask-{number}-{i}"
+        records += [_send(ts, mid, "app", number, HOME_PRICE),
+                    _dlr(ts + 3_000, mid, "app", number)]
+        if i in entered:
+            records.append(_verify(ts + 40_000, mid, "app", number))
+    return records
+
+
+def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> None:
+    """A code every three to seven minutes through one app's form for two and a half
+    hours: never five in ten minutes, so no burst, and the app's own traffic hides it.
+    No person asks for a dozen codes an hour two hours running without entering one."""
+    rng = random.Random(14)
+    victim, start = "+447400999666", 30.0
+    times, t = [], start
+    while t < start + 150:
+        times.append(t)
+        t += rng.uniform(3, 7)
+    records = _app_with_feed(rng, 200) + _codes_asked(rng, victim, times)
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert found and min(a["ts"] for a in found) - T0 <= (start + 120) * MINUTE
+    assert any(e["feature"] == "codes_unanswered_hour_before" and e["value"] >= 6
+               for a in found for e in a["evidence"])
+    # (A delivery monitor's test handset looks the same: a warning, nothing blocked.)
+    assert {a["severity"] for a in found} == {"warning"}
+    assert not [c for c in commands_of(records) if victim in str(c["scope"])]
+
+
+@pytest.mark.parametrize("waves", [
+    # Four codes in a few minutes, an hour apart, three times: codes that do not arrive.
+    [[0, 2, 4, 6]] * 3,
+    # Nine codes over each hour, the last one entered: a forgetful user, but a user.
+    [[0, 4, 8, 16, 20, 28, 36, 40, 48]] * 3,
+], ids=["four_an_hour", "entered_each_hour"])
+def test_a_person_asking_again_and_again_is_no_bombing(waves: list[list[int]]) -> None:
+    rng = random.Random(15)
+    person = "+447400999777"
+    times = [30 + 60 * hour + m for hour, wave in enumerate(waves) for m in wave]
+    entered = set()
+    if len(waves[0]) == 9:
+        entered = {9 * hour + 8 for hour in range(len(waves))}
+    records = _app_with_feed(rng, 220) + _codes_asked(rng, person, times, entered)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"]
+
+
 def _site_with_resends(rng: random.Random, victim: str, waves: int, per_wave: int
                        ) -> list[dict]:
     """A sign-up form texting its users a code a minute for 100 minutes; from
