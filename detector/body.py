@@ -42,8 +42,9 @@ False
 A shortener hides the site: a campaign through one that offers an opt-out, as marketing
 rules require, is taken for the sender's own; a lure through one is not:
 
->>> body_features("Lusolver: new drop! https://bit.ly/ad1f4 Reply STOP to opt out").own_link
-True
+>>> drop = body_features("Lusolver: new drop! https://bit.ly/ad1f4 Reply STOP to opt out")
+>>> drop.own_link, drop.site_named
+(True, False)
 >>> body_features("Toll notice: balance due. Pay now: https://t.ly/5916a7").own_link
 False
 
@@ -109,8 +110,13 @@ class BodyFeatures:
     # Every link goes to a host that carries the sender's name (sender "Kafyex",
     # kafyex.co) or whose site name the text itself signs with ("Kadri: ...",
     # kadri.io): a brand linking to its own site. A lure sent under a hijacked
-    # account's name links somewhere else.
+    # account's name links somewhere else. (Also a shortened link offered with an
+    # opt-out: see _compliant_short_link.)
     own_link: bool = False
+    # Every link goes to a site the sender's name or the text names: the site is known
+    # to be the brand's. A shortener with an opt-out hides whose site it is, and a
+    # hijacker can copy "Reply STOP" as easily as the brand does.
+    site_named: bool = False
     # The text asks the reader to phone a number (see _CALLBACK).
     callback: bool = False
     # The text, links left out, carries a number that could be a code (see _CODE); a
@@ -148,13 +154,13 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
                   else " ".join(_DIGITS.sub("#", text).split()))
     words = _LINK.sub(" ", text) if has_url else text  # the text around its links
     opt_out = has_url and _OPT_OUT.search(text) is not None
+    site_named = bool(hosts) and (_names_sender(hosts, sender) or _named_in_text(hosts, words))
     return BodyFeatures(
         has_url=has_url,
         fingerprint=zlib.crc32(normalised.encode()) or 1,
         length=len(body),
-        own_link=bool(hosts) and (_names_sender(hosts, sender)
-                                  or _named_in_text(hosts, words)
-                                  or _compliant_short_link(hosts, opt_out)),
+        own_link=site_named or (bool(hosts) and _compliant_short_link(hosts, opt_out)),
+        site_named=site_named,
         callback=_asks_to_call(text),
         code_like=_CODE.search(words) is not None,
         opt_out_link=opt_out,

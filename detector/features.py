@@ -42,7 +42,9 @@ REPEATS = 24
 CODED_OTHER = 25
 # Sends with links that tell the reader how to stop the texts (see detector.body).
 OPT_OUT_URL = 26
-WIDTH = 27
+# Sends whose links go to a site the sender or the text names (see detector.body).
+OWN_SITE_URL = 27
+WIDTH = 28
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -127,6 +129,8 @@ class StepBuffer:
             v[URL] += 1
             if ev.opt_out_link:
                 v[OPT_OUT_URL] += 1
+            if ev.site_named:
+                v[OWN_SITE_URL] += 1
             if not ev.own_link:  # a brand linking to its own site is no lure
                 v[FOREIGN_URL] += 1
                 links = self.links  # keyed by the body's fingerprint: its link hosts

@@ -41,9 +41,9 @@ from detector.features import (
     CATEGORISED,
     CODED_OTHER,
     CODES,
-    FOREIGN_URL,
     OPT_OUT_URL,
     OTP,
+    OWN_SITE_URL,
     URL,
     VERIFIED_NUMBERS,
 )
@@ -512,12 +512,13 @@ def _own_campaign(state: ScopeState) -> bool:
     A small shop's campaign goes out from a server address it has used for half an
     hour, to a list of numbers it never texted in the detector's memory: every trace of
     a hijack but one. A hijacker sends lures to a look-alike site, or advertises his
-    own; the victim's site is of no use to him.
+    own; the victim's site is of no use to him. A shortened link offered with an opt-out
+    names no site: a hijacker copies "Reply STOP" as easily as the brand writes it.
     """
     for window, fewest in ((W10, 1), (W1, OWN_CAMPAIGN_MINUTE_SENDS)):
         totals = state.sums.totals(window)
         sends = totals[SENDS]
-        if sends >= fewest and totals[URL] - totals[FOREIGN_URL] < OWN_CAMPAIGN_SHARE * sends:
+        if sends >= fewest and totals[OWN_SITE_URL] < OWN_CAMPAIGN_SHARE * sends:
             return False
     return state.sums.totals(W10)[SENDS] > 0
 

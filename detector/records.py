@@ -85,6 +85,7 @@ class SendEvent(_Record):
     body_fingerprint: int = 0
     body_length: int = 0
     own_link: bool = False  # its links name the sender (see detector.body)
+    site_named: bool = False  # ... by name, not only a shortener's (see detector.body)
     callback: bool = False  # it asks the reader to phone a number (see detector.body)
     code_like: bool = True  # it carries a number to type in (see detector.body)
     opt_out_link: bool = False  # it links and offers an opt-out (see detector.body)
@@ -215,6 +216,7 @@ class RecordParser:
             body_fingerprint=features.fingerprint,
             body_length=features.length,
             own_link=features.own_link,
+            site_named=features.site_named,
             callback=features.callback,
             code_like=features.code_like,
             opt_out_link=features.opt_out_link,

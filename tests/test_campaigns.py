@@ -262,6 +262,15 @@ def test_the_same_campaign_from_other_networks_linking_to_the_shop_s_site_is_no_
     assert [a for a in lures if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
+def test_the_same_campaign_from_other_networks_through_a_shortener_is_a_takeover() -> None:
+    """A shortened link offered with an opt-out names no site: a hijacker copies
+    "Reply STOP" as easily as the shop writes it."""
+    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+                                         "https://bit.ly/s{} Reply STOP to opt out",
+                                         sender="Shopwise"))
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
 def test_a_new_account_s_steady_lure_flood_is_held_while_it_lasts() -> None:
     """An account the detector never saw appears mid-stream and sends one lure a
     second for forty minutes, steadily. Against its own short life a steady flood soon
