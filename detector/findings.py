@@ -339,13 +339,19 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     # lures over many small stolen accounts keeps each within its bursty history's pace.
     stranger_lure = (kind in ("account", "api_key") and get("new_link") >= t
                      and origin >= t / 2)
-    if vol < t / 2 and not stranger_lure:
+    # Numbers in runs are a list somebody generated, not subscribers who opted in. Links
+    # to it, unless to a site the texts name, are a lure campaign's, whatever the texts
+    # say about stopping them; and it needs no volume: a drip of a few a minute from a
+    # new account is every recipient's first text all the same.
+    generated = (kind in ("account", "api_key") and get("sequential") >= t / 2
+                 and not _links_to_named_site(state))
+    if vol < t / 2 and not stranger_lure and not generated:
         return None
     if kind in ("account", "api_key"):
         dup = get("dup_body")
         # (A young scope's flood already judged a lure stays one while it goes on:
         # against its own life so far, a steady flood soon stops being a burst.)
-        fresh = get("new_destination") >= t / 2 or (state.young(step) and (
+        fresh = generated or get("new_destination") >= t / 2 or (state.young(step) and (
             SPAM in ctx.holding or _bursting(state, step, ctx)))
         # One text over and over. For an account that always sends one template the
         # share cannot rise above its baseline, so a burst that is nearly all one text
@@ -361,6 +367,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         links = max(get("new_link"), get("new_callback"))
         if state.young(step) and not met_at_startup(state, ctx.started_ms):
             links = max(links, get("foreign_url"))
+        if generated:
+            links = max(links, get("url"))
         # A spun campaign rewords every text and rotates its shorteners to slip past
         # duplicate filters: nothing repeats, but an account that seldom linked now
         # links in most of what it sends.
@@ -373,7 +381,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                                 "foreign_url", "new_callback"),
                                _origin_scope(state, ctx))
             opt_out = _opt_out_share(state)
-            if origin < t / 2 and not origin_unknown and opt_out > 0.5:
+            if origin < t / 2 and not origin_unknown and opt_out > 0.5 and not generated:
                 # From the account's own keys and networks, and its links offer a way
                 # to stop the texts, as the carriers' marketing rules require and no
                 # lure posing as a bank or a courier does: a campaign to a site new to
@@ -521,6 +529,12 @@ def _own_campaign(state: ScopeState) -> bool:
         if sends >= fewest and totals[OWN_SITE_URL] < OWN_CAMPAIGN_SHARE * sends:
             return False
     return state.sums.totals(W10)[SENDS] > 0
+
+
+def _links_to_named_site(state: ScopeState) -> bool:
+    """Do most of the last ten minutes' links go to a site their texts name?"""
+    window = state.sums.totals(W10)
+    return window[URL] > 0 and window[OWN_SITE_URL] >= OWN_CAMPAIGN_SHARE * window[URL]
 
 
 def _content_unknown(state: ScopeState) -> bool:

@@ -104,15 +104,19 @@ def _courier(rng: random.Random, minutes: int) -> list[dict]:
     return records
 
 
-def _quiet_shop_first_campaign(link: str, sender: str | None = "Kafyex") -> list[dict]:
+def _quiet_shop_first_campaign(link: str, sender: str | None = "Kafyex",
+                               in_a_run: bool = False) -> list[dict]:
     """A busy account keeps the stream going; a quiet shop (sender "Kafyex") first
     texts ten minutes in, a welcome every few minutes with no link. Forty minutes in it
-    sends its first campaign: 400 a minute for five minutes, to new numbers."""
+    sends its first campaign: 400 a minute for five minutes, to new numbers (one after
+    another in a block if ``in_a_run``)."""
     rng = random.Random(9)
     records = _courier(rng, 50)
+    block = iter(range(500_000, 600_000))
 
     def shop(ts: int, mid: str, body: str) -> dict:
-        record = _marketing(ts, mid, f"+447400{rng.randrange(10**6):06d}", body)
+        tail = next(block) if in_a_run and mid.startswith("c") else rng.randrange(10**6)
+        record = _marketing(ts, mid, f"+447400{tail:06d}", body)
         if sender is not None:
             record["value"]["sender_id"] = sender
         return record
@@ -160,6 +164,16 @@ def test_the_same_burst_through_a_shortener_without_an_opt_out_is_spam() -> None
     assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "shop"]
 
 
+def test_the_same_burst_with_an_opt_out_to_numbers_in_a_run_is_spam() -> None:
+    """Shortened links and "Reply STOP" again, but to a block of numbers one after
+    another: a list somebody generated, not subscribers. Copied opt-out text is no cover."""
+    records = _quiet_shop_first_campaign("https://bit.ly/k{} Reply STOP to opt out",
+                                         sender="498229", in_a_run=True)
+    assert [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+            and a["account_id"] == "shop" and a["action"] != "none"]
+    assert [c for c in commands_of(records) if c["action"] == "block"]
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
@@ -190,6 +204,39 @@ def test_an_urgent_notice_from_new_servers_linking_to_its_own_site_is_no_takeove
 def test_the_same_notice_from_new_servers_linking_elsewhere_is_a_takeover() -> None:
     alerts = alerts_of(_staff_notice("https://kadri-staff-login.top/x"))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
+def _new_agency_drip(in_a_run: bool) -> list[dict]:
+    """A busy account keeps the stream going; twenty minutes in a new account starts a
+    drip of prize texts through a shortener with a copied opt-out, six a minute for half
+    an hour, to numbers one after another in a block (``in_a_run``) or scattered."""
+    rng = random.Random(17)
+    records = _courier(rng, 60)
+    for n in range(180):
+        tail = 300_000 + n if in_a_run else rng.randrange(10**6)
+        record = _marketing(T0 + 20 * MINUTE + n * 10_000 + rng.randrange(2_000), f"a{n}",
+                            f"+447400{tail:06d}", f"Congrats! You were selected for a "
+                            f"reward. Claim: https://t.ly/{n:x}q Reply STOP to opt out")
+        record["value"].update(account_id="agency", api_key_id="key_agency",
+                               source_ip="165.22.97.64")
+        records.append(record)
+    return records
+
+
+def test_a_new_account_s_slow_drip_of_lures_to_numbers_in_a_run_is_blocked() -> None:
+    """Six a minute is no burst for a new account, and every recipient is new to it;
+    numbers one after another are a generated list all the same."""
+    records = _new_agency_drip(in_a_run=True)
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+             and a["account_id"] == "agency" and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - (T0 + 20 * MINUTE) <= 10 * MINUTE
+    assert [c for c in commands_of(records) if c["action"] == "block"]
+
+
+def test_the_same_drip_to_scattered_numbers_is_not_blocked() -> None:
+    """A new marketer's first texts to its list look the same, less the run."""
+    assert not [c for c in commands_of(_new_agency_drip(in_a_run=False))
+                if c["action"] != "release"]
 
 
 def _order_updates(rng: random.Random, regulars: int, count: int, gap_ms: int,
