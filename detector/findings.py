@@ -378,7 +378,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             score = vol + links + dup + get("new_destination")
             finding = _finding(SPAM, score, state, signals, step, ctx,
                                ("volume", "url", "dup_body", "new_destination", "new_link",
-                                "foreign_url", "new_callback"),
+                                "foreign_url", "new_callback")
+                               + (("sequential",) if generated else ()),
                                _origin_scope(state, ctx))
             opt_out = _opt_out_share(state)
             if origin < t / 2 and not origin_unknown and opt_out > 0.5 and not generated:

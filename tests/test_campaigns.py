@@ -230,6 +230,7 @@ def test_a_new_account_s_slow_drip_of_lures_to_numbers_in_a_run_is_blocked() -> 
     found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
              and a["account_id"] == "agency" and a["action"] != "none"]
     assert found and min(a["ts"] for a in found) - (T0 + 20 * MINUTE) <= 10 * MINUTE
+    assert any(e["feature"] == "sequential_number_share" for e in found[0]["evidence"])
     assert [c for c in commands_of(records) if c["action"] == "block"]
 
 
