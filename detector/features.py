@@ -112,7 +112,9 @@ class StepBuffer:
         if self.code_senders is not None and (
                 category == "otp" or (category != "marketing" and ev.code_like)):
             _bump(self.code_senders, ev.account_id)
-            if ev.feed_live:  # its account would report the code entered
+            if ev.feed_live and (category == "otp" or ev.body_fingerprint):
+                # Its account would report the code entered, and it is one: an OTP, or a
+                # text that carries a code (a bare uncategorised send could be anything).
                 self.answerable_codes += 1
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's

@@ -638,13 +638,16 @@ def _app_with_feed(rng: random.Random, minutes: int) -> list[dict]:
 
 
 def _codes_asked(rng: random.Random, number: str, times: list[float],
-                 entered: set[int] = frozenset()) -> list[dict]:
+                 entered: set[int] = frozenset(), bare: bool = False) -> list[dict]:
     """Codes from the app to ``number`` at ``times`` (minutes after T0); the ``entered``
-    ones are typed in."""
+    ones are typed in. ``bare``: sends with no category and no body instead."""
     records = []
     for i, minute in enumerate(times):
         ts, mid = T0 + int(minute * MINUTE) + rng.randrange(1_000), f"ask-{number}-{i}"
-        records += [_send(ts, mid, "app", number, HOME_PRICE),
+        send = _send(ts, mid, "app", number, HOME_PRICE)
+        if bare:
+            del send["value"]["category"], send["value"]["body"]
+        records += [send,
                     _dlr(ts + 3_000, mid, "app", number)]
         if i in entered:
             records.append(_verify(ts + 40_000, mid, "app", number))
@@ -670,6 +673,16 @@ def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> No
     # (A delivery monitor's test handset looks the same: a warning, nothing blocked.)
     assert {a["severity"] for a in found} == {"warning"}
     assert not [c for c in commands_of(records) if victim in str(c["scope"])]
+
+
+def test_bare_notices_to_one_number_for_hours_are_no_bombing() -> None:
+    """No category, no body: a notice every four minutes for three hours (a courier's
+    tracking updates, say) may be anything, and is not counted as codes unanswered."""
+    rng = random.Random(16)
+    person = "+447400999888"
+    records = _app_with_feed(rng, 220) + _codes_asked(
+        rng, person, [30 + 4 * n for n in range(45)], bare=True)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"]
 
 
 @pytest.mark.parametrize("waves", [
