@@ -504,7 +504,6 @@ class ScopeState:
         _forget_older(recent, step - 10 * self.steps_per_min)
         buf.values[DUP_BODY] = dup
 
-    # -- judging ---------------------------------------------------------
     def _close_unanswered(self, step: int, codes: int, entered: float) -> None:
         if entered:  # its owner entered a code: whatever came before was asked for
             self.unanswered = None
@@ -518,6 +517,7 @@ class ScopeState:
         while unanswered and (unanswered[0][0] <= since or len(unanswered) > RECENT_CAP):
             unanswered.popleft()
 
+    # -- judging ---------------------------------------------------------
     def young(self, step: int) -> bool:
         """True for the first hour: everything a new scope sees is "first seen in the
         last hour", so novelty means nothing yet, and its volume has no history."""
