@@ -510,12 +510,9 @@ class ScopeState:
             return
         if self.unanswered is None:
             self.unanswered = deque()
-        unanswered = self.unanswered
         if codes:
-            unanswered.append((step, codes))
-        since = step - 120 * self.steps_per_min
-        while unanswered and (unanswered[0][0] <= since or len(unanswered) > RECENT_CAP):
-            unanswered.popleft()
+            self.unanswered.append((step, codes))
+        _forget_steps(self.unanswered, step - 120 * self.steps_per_min)
 
     # -- judging ---------------------------------------------------------
     def young(self, step: int) -> bool:
@@ -663,8 +660,9 @@ class ScopeState:
             services = self._services_signal(step)
             if services is not None:
                 out["services"] = services
-            if self.pestered(step):
-                out["unanswered"] = self._unanswered_signal(step)
+            unanswered = self._unanswered_signal(step)
+            if unanswered is not None:
+                out["unanswered"] = unanswered
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 3 and kind.sees_verifications:
             out["conversion"] = self._conversion_signal(t10, conv)
@@ -719,10 +717,13 @@ class ScopeState:
         expected = 60 * self.kind.prior_rate_per_min
         return Signal(poisson_surprise(codes, expected), codes, expected)
 
-    def _unanswered_signal(self, step: int) -> Signal:
+    def _unanswered_signal(self, step: int) -> Signal | None:
         """A number's codes over two hours, none entered, against what the population's
-        numbers receive in two hours."""
-        codes = sum(self.unanswered_hours(step))
+        numbers receive in two hours (once it is :meth:`pestered`)."""
+        hours = self.unanswered_hours(step)
+        if min(hours) < PERSISTENT_CODES:
+            return None
+        codes = sum(hours)
         expected = 120 * self.kind.prior_rate_per_min
         return Signal(poisson_surprise(codes, expected), codes, expected)
 
@@ -921,9 +922,7 @@ class ScopeState:
 
     # -- evidence helpers ------------------------------------------------
     def _forget_hour_codes(self, step: int) -> None:
-        hour, since = self.hour_codes, step - 60 * self.steps_per_min
-        while hour and (hour[0][0] <= since or len(hour) > RECENT_CAP):
-            hour.popleft()
+        _forget_steps(self.hour_codes, step - 60 * self.steps_per_min)
 
     def services_last_hour(self, step: int) -> tuple[int, int]:
         """How many services (accounts) sent this number texts that may be codes over
@@ -1058,6 +1057,13 @@ def _unanswered_repeats(buf: StepBuffer, recent: dict[str, int], verified: dict[
             _mark_seen(repeated, number, step)
     _forget_older(repeated, since)
     return repeats
+
+
+def _forget_steps(memory: deque, since: int) -> None:
+    """Drop the oldest entries of a step-stamped memory (step first) up to ``since``, and
+    any beyond ``RECENT_CAP``."""
+    while memory and (memory[0][0] <= since or len(memory) > RECENT_CAP):
+        memory.popleft()
 
 
 def _mark_seen(memory: dict[K, int], key: K, step: int) -> int | None:
