@@ -56,6 +56,16 @@ True
 >>> body_features("USPS: package held. Update: https://usps.com-track.info/q").opt_out_link
 False
 
+In the platform's other languages, an opt-out is a phrase or a keyword to reply with in
+capitals; the same word in lower case is an everyday one:
+
+>>> [body_features(t).opt_out_link for t in (
+...     "Somos Libres: vota el domingo https://tinyurl.com/x1 Resp. BAJA para no recibir",
+...     "Kibotra: bonus hoje! https://kibot.link/a SAIR p/ cancelar",
+...     "SosaRide: -20% https://rb.gy/q1 Wypisz sie: odpowiedz NIE",
+...     "Correios: seu pacote nao pode sair para entrega. Pague: https://correios-taxa.top/p")]
+[True, True, True, False]
+
 A code is a number to type in: a text without one (a promotion, a reminder) is no
 code, even when its sender does not say what it is. Order numbers run longer:
 
@@ -139,7 +149,15 @@ _SHORTENERS = frozenset({
     "bit.ly", "tinyurl.com", "t.ly", "cutt.ly", "rb.gy", "is.gd", "ow.ly", "goo.gl",
     "buff.ly", "rebrand.ly", "shorturl.at", "tiny.cc", "s.id", "t.co", "bl.ink", "lnkd.in",
 })
-_OPT_OUT = re.compile(r"\b(?:stop|unsubscribe|opt[ -]?out)\b")
+# How a marketing text tells its reader to stop the texts, in the languages a platform
+# serves: a phrase (on the lowered text), or a keyword to reply with, which is written in
+# capitals ("Resp. BAJA", "SAIR p/ cancelar"): in lower case those words are everyday
+# ones ("sair para entrega", "dada de baja") that a courier's or a bank's lure uses too.
+_OPT_OUT = re.compile(
+    r"\b(?:stop|unsubscribe|opt[ -]?out|no recibir|desuscr\w*|descadastr\w*"
+    r"|d[eé]sinscri\w*|d[eé]sabonn\w*|abmeld\w*|wypisz|rezygn\w*|dezabon\w*|berhenti"
+    r"|unreg|отпис\w*|відпис\w*)\b")
+_OPT_OUT_KEYWORD = re.compile(r"\b(?:BAJA|SAIR|SALIR|PARAR|IPTAL)\b")
 
 
 def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
@@ -153,7 +171,7 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
     normalised = ("<" + "|".join(hosts) + ">" if hosts
                   else " ".join(_DIGITS.sub("#", text).split()))
     words = _LINK.sub(" ", text) if has_url else text  # the text around its links
-    opt_out = has_url and _OPT_OUT.search(text) is not None
+    opt_out = has_url and _offers_opt_out(body, text)
     site_named = bool(hosts) and (_names_sender(hosts, sender) or _named_in_text(hosts, words))
     return BodyFeatures(
         has_url=has_url,
@@ -165,6 +183,11 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         code_like=_CODE.search(words) is not None,
         opt_out_link=opt_out,
     )
+
+
+def _offers_opt_out(body: str, text: str) -> bool:
+    """Does the text tell its reader how to stop the texts? (``text``: ``body`` lowered.)"""
+    return _OPT_OUT.search(text) is not None or _OPT_OUT_KEYWORD.search(body) is not None
 
 
 def _asks_to_call(text: str) -> bool:

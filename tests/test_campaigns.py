@@ -71,11 +71,15 @@ def test_the_same_burst_linking_to_a_site_the_shop_never_used_is_spam(
     assert "new_link_host_share" in evidence
 
 
-def test_the_same_burst_offering_an_opt_out_is_a_warning_not_a_block() -> None:
+@pytest.mark.parametrize("opt_out", [
+    " Reply STOP to opt out", " Resp. BAJA para no recibir", " SAIR p/ cancelar",
+    " Wypisz sie: wyslij NIE"])
+def test_the_same_burst_offering_an_opt_out_is_a_warning_not_a_block(opt_out: str) -> None:
     """A campaign from the shop's own servers, to a site it never linked to, telling its
     readers how to stop the texts as marketing rules require (a lure posing as a bank or
-    a courier never does): on-call sees it; the gateway blocks nothing."""
-    records, start = _shop_with_burst(LURE_SITE + " Reply STOP to opt out")
+    a courier never does), in whatever language: on-call sees it; the gateway blocks
+    nothing."""
+    records, start = _shop_with_burst(LURE_SITE + opt_out)
     found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
     assert {a["severity"] for a in found} == {"warning"}
