@@ -39,6 +39,12 @@ False
 >>> body_features("USPS: package held. Update: https://usps.com-track.info/q").own_link
 False
 
+A brand's short domain is the start of its name; a look-alike pads the name instead:
+
+>>> [body_features(t).site_named for t in ("TutraTech: 20% off https://tutra.link/d4",
+...     "TutraTech: card locked, unlock at https://tutratech-pay.top/d4")]
+[True, False]
+
 A shortener hides the site: a campaign through one that offers an opt-out, as marketing
 rules require, is taken for the sender's own; a lure through one is not:
 
@@ -234,13 +240,23 @@ def _site_name(host: str) -> str:
 
 
 def _named_in_text(hosts: list[str], words_text: str) -> bool:
-    """Is every host's site name a word of the text, or two words run together
-    ("Royal Mail", royalmail.com)? Only names long enough not to match by chance."""
+    """Is every host's site name a word of the text, two words run together ("Royal
+    Mail", royalmail.com), or most of the start of one ("TutraTech", tutra.link)? Only
+    names long enough not to match by chance."""
     words = _WORD.findall(words_text)
     names = set(words)
     names.update(a + b for a, b in zip(words, words[1:], strict=False))
     for host in hosts:
         site = _site_name(host)
-        if len(site) < MIN_BRAND_CHARS or site.isdigit() or site not in names:
+        if len(site) < MIN_BRAND_CHARS or site.isdigit():
+            return False
+        if site not in names and not _shortens_a_word(site, words):
             return False
     return True
+
+
+def _shortens_a_word(site: str, words: list[str]) -> bool:
+    """Is ``site`` the first half or more of a word of the text: a brand's short domain
+    (tutra.link for TutraTech)? A look-alike pads the name instead (tutratech-pay.top)."""
+    return len(site) > MIN_BRAND_CHARS and any(
+        word.startswith(site) and 2 * len(site) >= len(word) for word in words)
