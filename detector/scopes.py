@@ -293,7 +293,6 @@ class ScopeState:
         self.trees: SquashedHalfSpaceTrees | None = None
         self.judged_lessons = 0
         # Short memories (bounded) for close-time features.
-        self.recent_destinations: dict[str, int] = {}
         self.recent_numbers: deque[tuple[int, list[int]]] = deque()
         self.number_pool: list[int] = []
         self.recent_fingerprints: dict[int, int] = {}
@@ -454,10 +453,6 @@ class ScopeState:
                 if not seen.add(d):
                     new += c
             v[NEW_DEST] = new
-        recent = self.recent_destinations
-        for d in buf.destinations:
-            _mark_seen(recent, d, step)
-        _forget_older(recent, step - 10 * self.steps_per_min)
         # A sorted pool of the last ten minutes' numbers (a slow ramp sends one number
         # a minute or two), kept incrementally: sorting
         # it afresh at every close would cost more than everything else here.
