@@ -570,7 +570,7 @@ class ScopeState:
         # Against the population's share, never learnt (a first hour has no history),
         # and only a move of real size counts (the share baselines' minimum effect).
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
-        return Signal(usual.score_one({"hits": here, "trials": total}), share(here, total),
+        return Signal(usual.score(here, total), share(here, total),
                       usual.prior)
 
     def ready(self) -> bool:
@@ -616,7 +616,7 @@ class ScopeState:
         if closed[SENDS] < 3:
             return False
         ts = (step + 1) * self.step_ms
-        return self.rate.score_one({"ts": ts, "count": closed[SENDS], "span": 1}) >= burst_surprise
+        return self.rate.score(ts, closed[SENDS], 1) >= burst_surprise
 
     def signals(self, step: int) -> dict[str, Signal]:
         """Surprises of the windows ending at ``step`` against the baselines."""
@@ -626,8 +626,8 @@ class ScopeState:
         ts = (step + 1) * self.step_ms
         out: dict[str, Signal] = {}
         if t10[SENDS] >= kind.min_sends:
-            v1 = self.rate.score_one({"ts": ts, "count": t1[SENDS], "span": spm})
-            v10 = self.rate.score_one({"ts": ts, "count": t10[SENDS], "span": 10 * spm})
+            v1 = self.rate.score(ts, t1[SENDS], spm)
+            v10 = self.rate.score(ts, t10[SENDS], 10 * spm)
             if v1 >= v10:
                 out["volume"] = Signal(v1, t1[SENDS], self.rate.expected(ts, spm))
             else:
@@ -726,7 +726,7 @@ class ScopeState:
         hits, trials = _own_reports(window, sees_sends)
         if trials < self.kind.min_dlrs:
             return None
-        return Signal(self.delivered.score_one({"hits": hits, "trials": trials}),
+        return Signal(self.delivered.score(hits, trials),
                       share(hits, trials), self.delivered.mean)
 
     def _coverage_signal(self, t10: list[float]) -> dict[str, Signal]:
@@ -750,7 +750,7 @@ class ScopeState:
         if sent < self.kind.min_dlrs:
             return None
         got = min(window[DLRS], sent)
-        return Signal(self.dlr_coverage.score_one({"hits": got, "trials": sent}),
+        return Signal(self.dlr_coverage.score(got, sent),
                       share(got, sent), self.dlr_coverage.mean)
 
     def _share_baseline(self, name: str) -> ProportionBaseline:
@@ -819,12 +819,12 @@ class ScopeState:
         model = self.shares.get("sequential")
         if model is None:
             model = self.shares["sequential"] = self._share_baseline("sequential")
-        return Signal(model.score_one({"hits": joins, "trials": trials}),
+        return Signal(model.score(joins, trials),
                       share(joins, trials), model.mean)
 
     def _conversion_signal(self, recent: list[float], matured: list[float]) -> Signal:
         hits, trials = self._conversion_counts(recent, matured)
-        return Signal(self.conversion.score_one({"hits": hits, "trials": trials}),
+        return Signal(self.conversion.score(hits, trials),
                       share(hits, trials), self.conversion.mean)
 
     def _fallen_share(self, usual: float) -> float:
@@ -844,8 +844,8 @@ class ScopeState:
         model = self.shares.get(name)
         if model is None:
             model = self.shares[name] = self._share_baseline(name)
-        s1 = model.score_one({"hits": t1[field_index], "trials": t1[SENDS]})
-        s10 = model.score_one({"hits": t10[field_index], "trials": t10[SENDS]})
+        s1 = model.score(t1[field_index], t1[SENDS])
+        s10 = model.score(t10[field_index], t10[SENDS])
         window = t1 if s1 >= s10 else t10
         return Signal(max(s1, s10), share(window[field_index], window[SENDS]), model.mean)
 
@@ -866,7 +866,7 @@ class ScopeState:
             return
         ts = (step + 1) * self.step_ms
         if not self.traced:
-            self.rate.learn_one({"ts": ts, "count": pending[SENDS], "span": span})
+            self.rate.learn(ts, pending[SENDS], span)
         if pending[SENDS]:
             # A young scope is judged against the population: its fraud traces do not
             # teach yet, or an attack that starts with the scope's life (a pumped range,
@@ -878,28 +878,26 @@ class ScopeState:
                 model = self.shares.get(name)
                 if model is None:
                     model = self.shares[name] = self._share_baseline(name)
-                model.learn_one({"hits": pending[SHARE_SIGNALS[name][0]],
-                                 "trials": pending[SENDS]})
+                model.learn(pending[SHARE_SIGNALS[name][0]], pending[SENDS])
         if self.faltering:
             return
         if pending[DLRS]:
-            self.delivered.learn_one({"hits": pending[DELIVERED], "trials": pending[DLRS]})
+            self.delivered.learn(pending[DELIVERED], pending[DLRS])
         conv = self.sums.totals(WCONV)
         if conv[OTP] >= 1 and self.kind.sees_verifications:
             # The conversion window spans ten minutes; learn the part that is new.
             weight = min(1.0, span / (10 * self.steps_per_min))
             t10 = self.sums.totals(W10)
             hits, trials = self._conversion_counts(t10, conv)
-            self.conversion.learn_one({"hits": hits * weight, "trials": trials * weight})
+            self.conversion.learn(hits * weight, trials * weight)
         if self.kind.carrier:
             if not self.traced:  # its codes going unentered: not the route's usual pace
-                self.entered.learn_one({"ts": ts, "count": pending[VERIFIED_NUMBERS],
-                                        "span": span})
+                self.entered.learn(ts, pending[VERIFIED_NUMBERS], span)
             sent = self.sums.totals(WDLR)[SENDS]
             if sent:
                 weight = min(1.0, span / (10 * self.steps_per_min))
                 got = min(self.sums.totals(W10)[DLRS], sent)
-                self.dlr_coverage.learn_one({"hits": got * weight, "trials": sent * weight})
+                self.dlr_coverage.learn(got * weight, sent * weight)
         if self.kind.use_trees and signals and "volume" in signals:
             self.judged_lessons += 1
             # Building the trees costs milliseconds: only for scopes busy enough

@@ -49,11 +49,21 @@ class ProportionBaseline:
         return (self.hits + self.prior * self.prior_weight) / (self.trials + self.prior_weight)
 
     def learn_one(self, x: dict[str, Any]) -> None:
-        self.hits = self.hits * self._decay + float(x["hits"])
-        self.trials = self.trials * self._decay + float(x["trials"])
+        self.learn(x["hits"], x["trials"])
+
+    def learn(self, hits: float, trials: float) -> None:
+        """:meth:`learn_one` without the dict: the scopes learn and score shares
+        hundreds of thousands of times a replay, and a dict apiece is a fair share
+        of what that costs."""
+        self.hits = self.hits * self._decay + float(hits)
+        self.trials = self.trials * self._decay + float(trials)
 
     def score_one(self, x: dict[str, Any]) -> float:
-        hits, trials = float(x["hits"]), float(x["trials"])
+        return self.score(x["hits"], x["trials"])
+
+    def score(self, hits: float, trials: float) -> float:
+        """:meth:`score_one` without the dict (see :meth:`learn`)."""
+        hits, trials = float(hits), float(trials)
         if trials <= 0:
             return 0.0
         # self.mean, written out: scoring runs many times per judged step.

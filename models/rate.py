@@ -92,7 +92,12 @@ class SeasonalRate:
 
     def learn_one(self, x: dict[str, Any]) -> None:
         """``x``: ``count`` events over the last ``span`` steps, ending at ``ts``."""
-        count, span, ts = float(x["count"]), float(x["span"]), int(x["ts"])
+        self.learn(x["ts"], x["count"], x["span"])
+
+    def learn(self, ts: int, count: float, span: float) -> None:
+        """:meth:`learn_one` without the dict: the scopes' hot path (every lesson and
+        every judgement of every scope) builds none."""
+        count, span, ts = float(count), float(span), int(ts)
         expected = self.expected(ts, span)
         decay = self._decay**span
         if expected > 0 and self.time >= self.dispersion_after:
@@ -117,13 +122,17 @@ class SeasonalRate:
         self.hour_expected[hour] = self.hour_expected[hour] * day_decay + flat_expected
 
     def score_one(self, x: dict[str, Any]) -> float:
-        expected = self.expected(int(x["ts"]), float(x["span"]))
+        return self.score(x["ts"], x["count"], x["span"])
+
+    def score(self, ts: int, count: float, span: float) -> float:
+        """:meth:`score_one` without the dict (see :meth:`learn`)."""
+        expected = self.expected(int(ts), float(span))
         # Over-dispersed counts (a negative binomial with clusters no bigger than a
         # geometric's) have a variance at most 1 + expected times their mean: the
         # dispersion learnt over long quiet stretches cannot apply in full to a window
         # expected to hold less than one event (a quiet account's first real burst).
         dispersion = min(self.dispersion, 1.0 + expected)
-        return poisson_surprise(float(x["count"]), expected) / dispersion
+        return poisson_surprise(float(count), expected) / dispersion
 
     def history_steps(self) -> float:
         """Decayed steps of own history; small means the prior still dominates."""
