@@ -103,6 +103,8 @@ class Policy:
         raised it"), never earlier than the detector could have known. Default: the
         step's last millisecond.
         """
+        if not findings and not state.episodes:
+            return []  # the usual step: nothing found, nothing open to calm
         if ts is None:
             ts = (step + 1) * self.step_ms - 1
         best: dict[tuple[str, str, str], Finding] = {}
