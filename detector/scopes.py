@@ -658,9 +658,8 @@ class ScopeState:
             unanswered = self._unanswered_signal(step)
             if unanswered is not None:
                 out["unanswered"] = unanswered
-        conv = self.sums.totals(WCONV)
-        if conv[OTP] >= 3 and kind.sees_verifications:
-            out["conversion"] = self._conversion_signal(t10, conv)
+        if kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 3:
+            out["conversion"] = self._conversion_signal(t10, self.sums.totals(WCONV))
             if kind.carrier:
                 # A route that stops getting codes through stops at once: its last three
                 # minutes show it long before ten do (as for its reports).
@@ -883,20 +882,21 @@ class ScopeState:
             return
         if pending[DLRS]:
             self.delivered.learn(pending[DELIVERED], pending[DLRS])
-        conv = self.sums.totals(WCONV)
-        if conv[OTP] >= 1 and self.kind.sees_verifications:
+        # (One component first: most lessons are of scopes without codes, and a lesson
+        # that was not judged has no window vector at hand to read it from.)
+        if self.kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 1:
             # The conversion window spans ten minutes; learn the part that is new.
             weight = min(1.0, span / (10 * self.steps_per_min))
             t10 = self.sums.totals(W10)
-            hits, trials = self._conversion_counts(t10, conv)
+            hits, trials = self._conversion_counts(t10, self.sums.totals(WCONV))
             self.conversion.learn(hits * weight, trials * weight)
         if self.kind.carrier:
             if not self.traced:  # its codes going unentered: not the route's usual pace
                 self.entered.learn(ts, pending[VERIFIED_NUMBERS], span)
-            sent = self.sums.totals(WDLR)[SENDS]
+            sent = self.sums.total_of(WDLR, SENDS)
             if sent:
                 weight = min(1.0, span / (10 * self.steps_per_min))
-                got = min(self.sums.totals(W10)[DLRS], sent)
+                got = min(self.sums.total_of(W10, DLRS), sent)
                 self.dlr_coverage.learn(got * weight, sent * weight)
         if self.kind.use_trees and signals and "volume" in signals:
             self.judged_lessons += 1
