@@ -238,9 +238,20 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         if origin >= t and spread >= t / 2:
             finding = _finding(TAKEOVER, vol + origin + spread, state, signals, step, ctx,
                                ("volume", "new_key", "new_ip", "new_destination",
-                                "new_country", "premium", "foreign_url"),
+                                "new_country", "premium", "foreign_url", "new_callback"),
                                _origin_scope(state, ctx))
-            finding.widens = _whole_account_taken(state, finding.throttle_scope)
+            gain = max(get("new_country"), get("premium"), get("foreign_url"),
+                       get("new_callback"))
+            if gain < t / 2 and _nothing_to_gain(state):
+                # New numbers from a new network, and texts that carry nothing a hijacker
+                # is paid by: no link to a site they do not name, no number to call, no
+                # dear or new country. An account's second server (the marketing
+                # platform its campaigns go out from, met for the first time) looks the
+                # same: for a person to look at, not for the gateway to block.
+                finding.max_severity = "warning"
+                finding.throttle_scope = None
+            else:
+                finding.widens = _whole_account_taken(state, finding.throttle_scope)
             return finding
     if kind == "account" and not origin_unknown and not own_campaign:
         # A hijacker who keeps to the account's pace: from a network or key it never
@@ -536,6 +547,17 @@ def _links_to_named_site(state: ScopeState) -> bool:
     """Do most of the last ten minutes' links go to a site their texts name?"""
     window = state.sums.totals(W10)
     return window[URL] > 0 and window[OWN_SITE_URL] >= OWN_CAMPAIGN_SHARE * window[URL]
+
+
+def _nothing_to_gain(state: ScopeState) -> bool:
+    """Did the latest sends carry bodies, most of them no link to a site the text does
+    not name? (A shortener hides whose site it is; without bodies, anything.) The last
+    minute's, unless it carries only a few: the burst, not the account's usual texts."""
+    window = state.sums.totals(W1)
+    if window[SENDS] < OWN_CAMPAIGN_MINUTE_SENDS:
+        window = state.sums.totals(W10)
+    return (not _content_unknown(state)
+            and window[URL] - window[OWN_SITE_URL] < window[SENDS] / 2)
 
 
 def _content_unknown(state: ScopeState) -> bool:

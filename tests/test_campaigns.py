@@ -301,6 +301,28 @@ def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
+def test_the_same_campaign_from_other_networks_without_a_link_is_a_warning() -> None:
+    """The shop's campaign platform, met for the first time, texts its list: new
+    networks, new numbers, and texts carrying nothing a hijacker is paid by (no link,
+    no number to call, no dear country). On-call sees it; the gateway blocks nothing."""
+    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+                                         "all our stores, today only"))
+    found = [a for a in alerts if a["kind"] == "account_takeover"]
+    assert found and {a["severity"] for a in found} == {"warning"}
+    assert not [a for a in alerts if a["action"] != "none"]
+
+
+def test_the_same_campaign_without_bodies_is_still_a_takeover() -> None:
+    """Without bodies nothing shows what the texts carry: new networks and new numbers
+    are a hijack's traces as before."""
+    records = _fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+                                "all our stores, today only")
+    for record in records:
+        del record["value"]["body"]
+    alerts = alerts_of(records)
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+
+
 def test_the_same_campaign_from_other_networks_linking_to_the_shop_s_site_is_no_takeover(
 ) -> None:
     """New servers, numbers it never texted, ten times its level: every trace of a
