@@ -23,8 +23,9 @@ OTP_NUMBERS, VERIFIED_NUMBERS = 17, 18
 # Every OTP send, verification feed or not: a code is not a lure (OTP counts only the
 # OTPs whose account reports verifications, the ones conversion can judge).
 CODES = 19
-# Sends that say what they are (any category): "not codes" means something only then.
-CATEGORISED = 20
+# Sends that say or show what they are: a category, or a text to read. "Not codes"
+# means something only then.
+DESCRIBED = 20
 # Sends whose links go to hosts the scope had not linked to before the last hour: a
 # lure points somewhere new, a shop's own campaign to the shop's site.
 NEW_LINK = 21
@@ -37,8 +38,9 @@ NEW_CALLBACK = 23
 # Codes to a number that had one in the ten minutes before and has not entered any:
 # a user asking again, or a handset being bombed (see scopes.RESEND_SHARE).
 REPEATS = 24
-# Sends categorised as something other than an OTP whose text still carries a code (a
-# password reset sent as "transactional"): what a category alone would call no code.
+# Sends not categorised as OTPs whose text still carries a code (a password reset sent
+# as "transactional", a code sent with no category): what the category, or its absence,
+# would not call a code.
 CODED_OTHER = 25
 # Sends with links that tell the reader how to stop the texts (see detector.body).
 OPT_OUT_URL = 26
@@ -103,11 +105,11 @@ class StepBuffer:
         v[MONEY] += ev.price
         destination = ev.destination
         category = ev.category
-        if category is not None:
-            v[CATEGORISED] += 1
+        if category is not None or ev.body_fingerprint:
+            v[DESCRIBED] += 1
         if category == "otp":
             v[CODES] += 1
-        elif category is not None and ev.code_like and ev.body_fingerprint:
+        elif ev.code_like and ev.body_fingerprint:
             v[CODED_OTHER] += 1
         if self.code_senders is not None and (
                 category == "otp" or (category != "marketing" and ev.code_like)):

@@ -38,9 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from detector.features import (
-    CATEGORISED,
     CODED_OTHER,
     CODES,
+    DESCRIBED,
     OPT_OUT_URL,
     OTP,
     OWN_SITE_URL,
@@ -406,7 +406,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                                          "baseline": None})
             return finding
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
-                and _mostly_not_codes(state)):
+                and _no_codes(state)):
             # No bodies reach the detector: links and a repeated text cannot show. A
             # burst far above the account's level, nearly all to numbers it never
             # had, is what is left of a lure campaign (a scheduled campaign writes to
@@ -565,21 +565,16 @@ def _content_unknown(state: ScopeState) -> bool:
     return state.kind.track_bodies and not state.recent_fingerprints
 
 
-def _mostly_not_codes(state: ScopeState) -> bool:
-    """Do most of the last ten minutes' sends say they are something other than OTPs?
+def _no_codes(state: ScopeState) -> bool:
+    """Do most of the last ten minutes' sends say they are no OTP (a category) or show
+    it (a text with no code in it), and neither says otherwise? A send with no category
+    and no body may be a code.
 
     Without bodies, a launch's codes to new users and a burst of lures to bought numbers
     differ only in what the gateway says the messages are; saying nothing proves nothing.
     """
     window = state.sums.totals(W10)
-    return window[CATEGORISED] - window[CODES] > window[SENDS] / 2
-
-
-def _no_codes(state: ScopeState) -> bool:
-    """Do most of the last ten minutes' sends say they are no OTP, with no code in
-    their text either? (Without a body or a category a send may be a code.)"""
-    window = state.sums.totals(W10)
-    return window[CATEGORISED] - window[CODES] - window[CODED_OTHER] > window[SENDS] / 2
+    return window[DESCRIBED] - window[CODES] - window[CODED_OTHER] > window[SENDS] / 2
 
 
 def _maybe_codes(state: ScopeState) -> bool:

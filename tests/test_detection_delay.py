@@ -739,17 +739,21 @@ NOTICE = "Important security notice: we will never ask for your PIN. Call us if 
     ("transactional", NOTICE, False),  # a notice resent by a buggy job: no form fired
     ("transactional", None, True),  # a reset code sent as "transactional" is a code
     ("marketing", None, True),  # (_send's default body carries a code)
+    (None, NOTICE, False),  # no category, and a text with no code in it
+    (None, None, True),  # no category, a text with a code: a form fired
 ])
 def test_a_handset_sent_one_notice_again_and_again_is_no_bombing(
-        category: str, body: str | None, bombing: bool) -> None:
+        category: str | None, body: str | None, bombing: bool) -> None:
     """A bank's job resends its notice to one customer in waves: the number is flooded,
-    but by texts that say they are no code and carry none. Bombers fire the forms that
+    but by texts that say they are no code, or carry none. Bombers fire the forms that
     text codes; the same waves of codes, whatever their category says, are bombing."""
     victim = "+447400999333"
     records = _site_with_resends(random.Random(14), victim, 5, 6)
     for r in records:
         if r["topic"] == "sms.send" and r["value"]["destination"] == victim:
             r["value"]["category"] = category
+            if category is None:
+                del r["value"]["category"]
             r["value"]["body"] = body or r["value"]["body"]
     found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
              and a["entity"] == {"type": "destination", "id": victim}]
