@@ -116,6 +116,13 @@ class Finding:
     # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
     max_severity: str | None = None
 
+    def warn_only(self) -> None:
+        """Make this a finding for on-call to look at, not for the gateway to act on: a
+        warning at most, and no throttle (what it describes has an honest look-alike
+        that the signals cannot tell apart)."""
+        self.max_severity = "warning"
+        self.throttle_scope = None
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -215,7 +222,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             # at, not for the gateway to block.
             finding = _finding(BOMBING, get("unanswered") + vol, state, signals, step, ctx,
                                ("unanswered", "volume", "conversion"), None)
-            finding.max_severity = "warning"
+            finding.warn_only()
             last, before = state.unanswered_hours(step)
             finding.evidence[1:1] = [
                 {"feature": "codes_unanswered_last_hour", "value": last,
@@ -248,8 +255,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                 # dear or new country. An account's second server (the marketing
                 # platform its campaigns go out from, met for the first time) looks the
                 # same: for a person to look at, not for the gateway to block.
-                finding.max_severity = "warning"
-                finding.throttle_scope = None
+                finding.warn_only()
             else:
                 finding.widens = _whole_account_taken(state, finding.throttle_scope)
             return finding
@@ -331,7 +337,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         if score >= t:
             finding = _finding(PUMPING, score, state, signals, step, ctx,
                                ("dear_opening", "volume", "high_price"), None)
-            finding.max_severity = "warning"
+            finding.warn_only()
             return finding
     t = bar(TAKEOVER)
     if origin_unknown and vol >= t / 2 and not own_campaign:
@@ -399,8 +405,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                 # lure posing as a bank or a courier does: a campaign to a site new to
                 # the detector (a polling-place finder, a partner's shop). For a person
                 # to look at; not for the gateway to block.
-                finding.max_severity = "warning"
-                finding.throttle_scope = None
+                finding.warn_only()
                 finding.evidence.append({"feature": "opt_out_link_share",
                                          "value": _round(opt_out),
                                          "baseline": None})
@@ -419,8 +424,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                 # Sent with the account's own keys from its own networks: the one
                 # trace of a stranger left without bodies is absent. A marketer's
                 # blast to a bought list is for a person to look at, not to block.
-                finding.max_severity = "warning"
-                finding.throttle_scope = None
+                finding.warn_only()
             return finding
     t = bar(ANOMALY)
     if state.young(step) and met_at_startup(state, ctx.started_ms):
@@ -444,7 +448,7 @@ def _reports_lost_codes_entered(finding: Finding, conversion: Signal) -> None:
     """Reports missing while the route's codes are entered as usual: its messages reach
     handsets, and what broke is the way back (late or lost reports). Worth a warning
     that shows the codes entered beside the coverage; not a page at night."""
-    finding.max_severity = "warning"
+    finding.warn_only()
     finding.evidence.append(_evidence_item("conversion", conversion))
 
 
