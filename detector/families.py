@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 16
+STATE_FORMAT = 17
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -557,7 +557,9 @@ class FamilyProcessor:
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
         ready = scope.ready() or (scope.kind.counts_services and (
             scope.flooded_by_services(step, threshold / 2) or scope.pestered(step)))
-        if not holding and not (ready and scope.judge_due(step, closed, threshold / 2)):
+        due = (scope.judge_due(step, closed, threshold / 2) if ready
+               else scope.quiet_route_due(step))
+        if not holding and not due:
             if scope.learn_due(step):
                 scope.learn(step, flagged=False)
             return None

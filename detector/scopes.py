@@ -62,7 +62,7 @@ from models.surprise import binomial_surprise, poisson_surprise
 # an hour that held an attack would be held against the honest codes that follow it.
 HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV = range(9)
+W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV, W60DLR = range(10)
 MINUTE_MS = 60_000
 K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
@@ -266,7 +266,7 @@ class ScopeState:
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
                    (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0),
                    (3 * spm, max(1, grace_steps // 2)), (3 * spm, grace_steps),
-                   (60 * spm, grace_steps))
+                   (60 * spm, grace_steps), (60 * spm, max(1, grace_steps // 2)))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -740,9 +740,24 @@ class ScopeState:
             # A route whose reports never reach the detector (a gateway that does not
             # forward them) has no coverage to lose.
             return {}
-        best = strongest(self._coverage_over(window, lagged)
-                         for window, lagged in ((t10, WDLR), (self.sums.totals(W3), W3DLR)))
+        windows = [(t10, WDLR), (self.sums.totals(W3), W3DLR)]
+        if t10[SENDS] < self.kind.min_dlrs:
+            # Too quiet for ten minutes to say anything: a country a route carries a few
+            # texts a minute into goes an hour without a report before it shows.
+            windows.append((self.sums.totals(W60), W60DLR))
+        best = strongest(self._coverage_over(window, lagged) for window, lagged in windows)
         return {} if best is None else {"dlr_coverage": best}
+
+    def quiet_route_due(self, step: int) -> bool:
+        """Is this a quiet carrier (too few texts in ten minutes to be judged) that sent
+        enough over the hour for its report coverage to speak, and was it last judged
+        ten minutes ago or more? Reports an hour late show only over the hour."""
+        if not (self.kind.carrier and self.reported):
+            return False
+        if (self.last_judged_step is not None
+                and step - self.last_judged_step < 10 * self.steps_per_min):
+            return False
+        return self.sums.total_of(W60DLR, SENDS) >= self.kind.min_dlrs
 
     def _coverage_over(self, window: list[float], lagged: int) -> Signal | None:
         sent = min(self.sums.total_of(lagged, SENDS), window[SENDS])

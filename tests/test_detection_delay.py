@@ -456,6 +456,42 @@ def test_reports_lost_while_codes_are_entered_are_a_warning_not_a_page() -> None
     assert "critical" in {a["severity"] for a in lost}
 
 
+def _hub_with_a_quiet_country(late_from: int | None, minutes: int = 240) -> list[dict]:
+    """A hub carries notices into GB, four a minute, and into PL, one every three
+    minutes or so, each reported within seconds; from minute ``late_from`` the PL
+    reports come an hour late (the messages arrive; the way back queues)."""
+    rng, records = random.Random(12), []
+    for minute in range(minutes):
+        for n in range(4):
+            ts, mid = T0 + minute * MINUTE + rng.randrange(MINUTE), f"gb-{minute}-{n}"
+            number = f"+44740012{rng.randrange(10_000):04d}"
+            records += [_send(ts, mid, "acct_gb", number, HOME_PRICE, "hub", "transactional"),
+                        _dlr(ts + 4_000, mid, "acct_gb", number, route="hub")]
+        if rng.random() < 0.35:
+            ts, mid = T0 + minute * MINUTE + rng.randrange(MINUTE), f"pl-{minute}"
+            number = f"+4850{rng.randrange(10**7):07d}"
+            late = late_from is not None and minute >= late_from
+            records += [_send(ts, mid, "acct_pl", number, HOME_PRICE, "hub", "transactional"),
+                        _dlr(ts + (60 * MINUTE if late else 6_000), mid, "acct_pl", number,
+                             route="hub")]
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+def test_a_quiet_country_s_reports_an_hour_late_are_found_over_the_hour() -> None:
+    """Three texts in ten minutes never make ten minutes' coverage speak; over the hour,
+    a dozen sends and no report does."""
+    late_from = 120
+    alerts = alerts_of(_hub_with_a_quiet_country(late_from))
+    start = T0 + late_from * MINUTE
+    found = [a for a in alerts if a["kind"] == "delivery_degradation"
+             and a["entity"]["id"] == "hub"]
+    assert found and min(a["ts"] for a in found) >= start
+    assert min(a["ts"] for a in found) - start <= 60 * MINUTE
+    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+    assert not [a for a in alerts_of(_hub_with_a_quiet_country(None))
+                if a["kind"] == "delivery_degradation"]
+
+
 def test_a_quiet_route_with_ordinary_failures_raises_nothing() -> None:
     alerts = alerts_of(_route_traffic(random.Random(3), 110, None, "30410"))
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
