@@ -18,6 +18,8 @@ T0 = 1_772_400_000_000
 MINUTE = 60_000
 SHOP_SITE = "https://shop.example.com/c/{}"
 LURE_SITE = "https://parcel-fee-help.top/{}"
+# Eight servers in networks the shop never sent from (one /24 each).
+OTHER_NETWORKS = [f"91.{n}.7.5" for n in range(200, 208)]
 
 
 def _marketing(ts: int, mid: str, destination: str, body: str) -> dict:
@@ -297,7 +299,7 @@ def test_a_new_key_used_from_other_networks_is_a_takeover() -> None:
 
 
 def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
-    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)]))
+    alerts = alerts_of(_fleet_scales_out(OTHER_NETWORKS))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
@@ -305,7 +307,7 @@ def test_the_same_campaign_from_other_networks_without_a_link_is_a_warning() -> 
     """The shop's campaign platform, met for the first time, texts its list: new
     networks, new numbers, and texts carrying nothing a hijacker is paid by (no link,
     no number to call, no dear country). On-call sees it; the gateway blocks nothing."""
-    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+    alerts = alerts_of(_fleet_scales_out(OTHER_NETWORKS,
                                          "all our stores, today only"))
     found = [a for a in alerts if a["kind"] == "account_takeover"]
     assert found and {a["severity"] for a in found} == {"warning"}
@@ -315,7 +317,7 @@ def test_the_same_campaign_from_other_networks_without_a_link_is_a_warning() -> 
 def test_the_same_campaign_without_bodies_is_still_a_takeover() -> None:
     """Without bodies nothing shows what the texts carry: new networks and new numbers
     are a hijack's traces as before."""
-    records = _fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+    records = _fleet_scales_out(OTHER_NETWORKS,
                                 "all our stores, today only")
     for record in records:
         del record["value"]["body"]
@@ -327,11 +329,11 @@ def test_the_same_campaign_from_other_networks_linking_to_the_shop_s_site_is_no_
 ) -> None:
     """New servers, numbers it never texted, ten times its level: every trace of a
     hijack but what the texts link to. A hijacker has no use for the shop's own site."""
-    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+    alerts = alerts_of(_fleet_scales_out(OTHER_NETWORKS,
                                          "https://shopwise.io/s/{}", sender="Shopwise"))
     assert not [a for a in alerts if a["kind"] == "account_takeover"]
     assert not [a for a in alerts if a["action"] != "none"]
-    lures = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+    lures = alerts_of(_fleet_scales_out(OTHER_NETWORKS,
                                         "https://shopwise-login.top/s/{}", sender="Shopwise"))
     assert [a for a in lures if a["kind"] == "account_takeover" and a["action"] != "none"]
 
@@ -339,7 +341,7 @@ def test_the_same_campaign_from_other_networks_linking_to_the_shop_s_site_is_no_
 def test_the_same_campaign_from_other_networks_through_a_shortener_is_a_takeover() -> None:
     """A shortened link offered with an opt-out names no site: a hijacker copies
     "Reply STOP" as easily as the shop writes it."""
-    alerts = alerts_of(_fleet_scales_out([f"91.{n}.7.5" for n in range(200, 208)],
+    alerts = alerts_of(_fleet_scales_out(OTHER_NETWORKS,
                                          "https://bit.ly/s{} Reply STOP to opt out",
                                          sender="Shopwise"))
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
