@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 17
+STATE_FORMAT = 18
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -60,6 +60,15 @@ VERIFICATION_FEED_MS = 3_600_000
 # is not judged anyway.
 SEND_ROUTE_MEMORY_MS = 600_000
 SEND_ROUTE_CAP = 4096
+# A send that does not say its route (the contract makes it optional) took the one its
+# account's reports to that country name, once that route has proven to carry them:
+# this many of its reports in a row, at least one for every two sends the account made
+# there meanwhile. A route carrying a sliver of an account's traffic never proves it
+# (while the main route's reports are late, it would be blamed for their absence), and
+# the first report naming another route (a failover) ends the claim. The claim lapses
+# an hour after the route's latest report.
+REPORTS_IN_A_ROW = 20
+REPORT_ROUTE_MEMORY_MS = 3_600_000
 # Uncategorised sends count as codes (see _codes_uncategorised) from this many
 # verifications a send, until under the second; counts halve every hour, and the
 # verdict waits for a few sends.
@@ -70,6 +79,33 @@ MIN_FEED_SENDS = 10.0
 # its feed to count as down (see _feed_stalled): a chance of about 1e-9 if it works.
 STALLED_VERIFICATIONS = 20.0
 LN2 = math.log(2.0)
+
+
+@dataclass(slots=True)
+class ReportedRoute:
+    """What an account's reports say of the route into one country (see
+    REPORTS_IN_A_ROW), for an account whose sends do not say."""
+
+    sends: int = 0  # the account's sends there without a route, ever
+    route: str | None = None  # the route its latest report named
+    in_a_row: int = 0  # reports in a row naming it
+    sends_before: int = 0  # ``sends`` when the first of them came
+    proven: bool = False
+    latest_ts: int = 0
+
+    def count_report(self, route: str, ts: int) -> None:
+        if route != self.route:
+            self.route, self.in_a_row, self.sends_before, self.proven = (
+                route, 0, self.sends, False)
+        self.in_a_row += 1
+        self.latest_ts = ts
+        if not self.proven and self.in_a_row >= REPORTS_IN_A_ROW:
+            self.proven = 2 * self.in_a_row >= self.sends - self.sends_before
+
+    def route_of_send(self, ts: int) -> str | None:
+        if self.proven and ts - self.latest_ts <= REPORT_ROUTE_MEMORY_MS:
+            return self.route
+        return None
 
 
 @dataclass(slots=True)
@@ -99,6 +135,10 @@ class FamilyEntity:
     # Account family: route of the last conversion trial sent to each recent number,
     # oldest first, so its verification can be counted on the route that carried it.
     code_routes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Account family: for each country, the route its latest reports name, how many of
+    # them in a row, and the latest one's ts; None until one of its sends comes without
+    # a route (most gateways put it in every send, and then nothing is kept).
+    report_routes: dict[str, ReportedRoute] | None = None
 
 
 def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = False
@@ -114,6 +154,9 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
       own in the last ``VERIFICATION_FEED_MS``, an account's OTPs say nothing about
       conversion (they would all read as "never verified").
     - Uncategorised sends: whether the account sends codes (see _codes_uncategorised).
+    - Sends without a route: the route the account's reports to that country name,
+      when they name one steadily (see REPORTS_IN_A_ROW), so a route whose sends never
+      say so is still judged on the reports it owes.
     - Delivery reports without a route: the route their send took, if it was recent.
     - Verifications: the route of the last code sent to the number, if it was recent,
       so the route family sees whether the codes it carries are entered.
@@ -124,6 +167,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
     if isinstance(event, SendEvent):
         if not counted:
             _count_feed(entity, event.ts, sends=1.0)
+        if event.route is None:
+            event.route = _route_from_reports(entity, event.country, event.ts, counted)
         # (An uncategorised text with no number to type in, a promotion or a reminder,
         # is no code even from an account that sends its codes uncategorised: counted,
         # its campaign would read as codes nobody enters.)
@@ -146,12 +191,30 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
             event.route = sent[0]
         if not counted:
             _count_feed(entity, event.ts, verifies=1.0)
-    elif event.route is None:
+    elif event.route is not None:
+        if entity.report_routes is not None and not counted:
+            reported = entity.report_routes.get(event.country)
+            if reported is not None:
+                reported.count_report(event.route, event.ts)
+    else:
         if entity.send_routes is None:
             entity.send_routes = {}  # from now on: this account's reports do not say
         sent = entity.send_routes.get(event.message_id)
         if sent is not None:
             event.route = sent[0]
+
+
+def _route_from_reports(entity: FamilyEntity, country: str, ts: int, counted: bool
+                        ) -> str | None:
+    """The route the account's reports to ``country`` have proven its sends take."""
+    if entity.report_routes is None:
+        entity.report_routes = {}  # from now on: this account's sends do not say
+    reported = entity.report_routes.get(country)
+    if reported is None:
+        reported = entity.report_routes[country] = ReportedRoute()
+    if not counted:
+        reported.sends += 1
+    return reported.route_of_send(ts)
 
 
 def _count_feed(entity: FamilyEntity, ts: int, sends: float = 0.0, verifies: float = 0.0

@@ -571,6 +571,66 @@ def test_reports_without_a_route_are_judged_on_their_send_s_route() -> None:
     assert not [a for a in alerts_of(healthy) if a["kind"] == "delivery_degradation"]
 
 
+def _without_send_routes(records: list[dict]) -> list[dict]:
+    """The same stream from a gateway whose sends do not name the route (its reports do)."""
+    return [{"topic": r["topic"], "value": {k: v for k, v in r["value"].items()
+                                            if k != "route"}}
+            if r["topic"] == "sms.send" else r for r in records]
+
+
+def _hub_into_poland(late_from: int | None, moved_from: int | None = None,
+                     sliver_every: int | None = None, minutes: int = 180) -> list[dict]:
+    """Two accounts' notices into PL, three a minute between them, each reported within
+    seconds by the hub; from minute ``late_from`` the reports come an hour late; from
+    minute ``moved_from`` the accounts' traffic goes over another route instead; one
+    send in ``sliver_every`` goes over a third route (and is reported in time)."""
+    rng, records = random.Random(14), []
+    for minute in range(minutes):
+        for n in range(3):
+            ts, mid = T0 + minute * MINUTE + rng.randrange(MINUTE), f"pl-{minute}-{n}"
+            account, number = f"acct_{n % 2}", f"+4850{rng.randrange(10**7):07d}"
+            route = "hub-2" if moved_from is not None and minute >= moved_from else "hub"
+            if sliver_every is not None and rng.randrange(sliver_every) == 0:
+                route = "hub-3"
+            late = late_from is not None and minute >= late_from and route == "hub"
+            records += [_send(ts, mid, account, number, HOME_PRICE, route, "transactional"),
+                        _dlr(ts + (60 * MINUTE if late else 5_000), mid, account, number,
+                             route=route)]
+    return _without_send_routes(sorted(records, key=lambda r: r["value"]["ts"]))
+
+
+def test_a_route_named_only_by_reports_is_judged_on_the_reports_it_owes() -> None:
+    """A gateway that leaves the route out of its sends: the route's reports name it,
+    steadily, so the accounts' sends into that country are the route's, and an hour's
+    delay in its reports is found in minutes, not when the late reports come in."""
+    late_from = 120
+    found = [a for a in alerts_of(_hub_into_poland(late_from))
+             if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "hub"]
+    start = T0 + late_from * MINUTE
+    assert found and min(a["ts"] for a in found) >= start
+    assert min(a["ts"] for a in found) - start <= 15 * MINUTE
+    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+    assert not [a for a in alerts_of(_hub_into_poland(None))
+                if a["kind"] == "delivery_degradation"]
+
+
+def test_accounts_moving_to_another_route_leave_no_reports_owed() -> None:
+    """The first report naming the new route ends the old one's claim on the sends:
+    the old route is not left owing reports for traffic it no longer carries."""
+    assert not [a for a in alerts_of(_hub_into_poland(None, moved_from=120))
+                if a["kind"] == "delivery_degradation"]
+
+
+def test_a_route_carrying_a_sliver_is_not_blamed_for_the_main_route_s_late_reports(
+        ) -> None:
+    """While the hub's reports are an hour late, the route carrying one send in five
+    reports a long run of its own: it never carried the accounts' traffic, and the
+    missing reports are not its."""
+    alerts = alerts_of(_hub_into_poland(90, sliver_every=5))
+    assert not [a for a in alerts if a["kind"] == "delivery_degradation"
+                and a["entity"]["id"] == "hub-3"]
+
+
 def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     # x, x+1, x+3 in three steps: two of the three numbers landed next to an earlier
     # one, and the first could not have; the order-free count says 2 joins of 2.
