@@ -62,7 +62,7 @@ from models.surprise import binomial_surprise, poisson_surprise
 # an hour that held an attack would be held against the honest codes that follow it.
 HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
-W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV, W60DLR = range(10)
+W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV, W60DLR, W10LATE = range(11)
 MINUTE_MS = 60_000
 K = TypeVar("K")  # what a memory of first uses is keyed by: a key id, a text fingerprint
 
@@ -170,6 +170,18 @@ SHARES_BY_KIND = {
     "route": (),
     "route_country": (),
 }
+# Some carriers report in batches (every few minutes, whatever their traffic): a route
+# learns how long its reports keep it waiting (steps from a send not yet reported to
+# the next report), and one that keeps it waiting BATCHED_REPORTS_MINUTES or more is
+# judged on sends older than SLOW_REPORTS_MINUTES, or, slower still, not over ten
+# minutes at all. (A lag much longer than the reports' own delay would misjudge a route
+# whose traffic is falling: its older, busier minutes against its recent reports.)
+# The wait is the mean of the first ones, then a slow average (a wait a lesson at most,
+# the longest since the last); one that ends in a flagged lesson (a fault's silence) is
+# not learnt.
+BATCHED_REPORTS_MINUTES = 3
+SLOW_REPORTS_MINUTES = 6
+REPORT_WAIT_ALPHA = 0.05
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
 # A person asks one service, now and then two, for a code at a time: codes to one number
@@ -266,7 +278,8 @@ class ScopeState:
         windows = ((spm, 0), (10 * spm, 0), (60 * spm, 0), (10 * spm, grace_steps),
                    (10 * spm, max(1, grace_steps // 2)), (3 * spm, 0),
                    (3 * spm, max(1, grace_steps // 2)), (3 * spm, grace_steps),
-                   (60 * spm, grace_steps), (60 * spm, max(1, grace_steps // 2)))
+                   (60 * spm, grace_steps), (60 * spm, max(1, grace_steps // 2)),
+                   (10 * spm, SLOW_REPORTS_MINUTES * spm))
         self.sums = SlidingSums(WIDTH, windows)
         self.open: dict[int, StepBuffer] = {}
         self.last_closed: int | None = None
@@ -327,6 +340,12 @@ class ScopeState:
         # under codes first returned in the last hour (all bounded).
         self.failures_seen = 0
         self.reported = False  # has any delivery report closed here
+        # Carriers: the first step of sends not yet followed by a report, and the
+        # learnt steps such a wait lasts (see SLOW_REPORTS_MINUTES).
+        self.owed_since: int | None = None
+        self.report_wait = 0.0
+        self.report_waits = 0  # waits learnt
+        self.unlearnt_wait: int | None = None  # the longest since the last lesson
         self.seen_error_codes: dict[str, tuple[int, int]] = {}
         self.novel_failures: deque[tuple[int, str, int]] = deque()
         # Lazy learning: what closed since the baselines last learnt.
@@ -430,6 +449,8 @@ class ScopeState:
             self._close_unanswered(step, buf.answerable_codes, v[VERIFIED])
         if v[DLRS]:
             self.reported = True
+        if self.kind.carrier:
+            self._close_report_wait(step, v)
         if buf.error_codes:
             _decay_into(self.error_codes, buf.error_codes)
             if self.kind.name == "route":
@@ -443,6 +464,32 @@ class ScopeState:
         self.last_closed = step
         self.pending = list(map(add, self.pending, v))  # same sums as a zip, in C
         return buf
+
+    def _close_report_wait(self, step: int, v: list[float]) -> None:
+        if v[DLRS]:
+            if self.owed_since is not None:
+                self.unlearnt_wait = max(self.unlearnt_wait or 0, step - self.owed_since)
+                # This step's sends wait for the next report (a batch covers what was
+                # sent before it); with nothing owed before, they came back with it.
+                self.owed_since = step if v[SENDS] else None
+        elif v[SENDS] and self.owed_since is None:
+            self.owed_since = step
+
+    def _learn_report_wait(self, wait: int) -> None:
+        self.report_waits += 1
+        alpha = max(REPORT_WAIT_ALPHA, 1.0 / self.report_waits)
+        self.report_wait += alpha * (wait - self.report_wait)
+
+    def _report_window(self) -> int | None:
+        """The lagged window whose sends the route's reports should have covered by now:
+        the usual allowance's, a later one's for a route that reports in batches, or
+        none for one slower still."""
+        spm = self.steps_per_min
+        if self.report_wait <= BATCHED_REPORTS_MINUTES * spm:
+            return WDLR
+        if self.report_wait <= SLOW_REPORTS_MINUTES * spm:
+            return W10LATE
+        return None
 
     def _close_destinations(self, step: int, buf: StepBuffer,
                             seen: DestinationMemory | None) -> None:
@@ -740,10 +787,16 @@ class ScopeState:
             # A route whose reports never reach the detector (a gateway that does not
             # forward them) has no coverage to lose.
             return {}
-        windows = [(t10, WDLR), (self.sums.totals(W3), W3DLR)]
-        if t10[SENDS] < self.kind.min_dlrs:
-            # Too quiet for ten minutes to say anything: a country a route carries a few
-            # texts a minute into goes an hour without a report before it shows.
+        lagged = self._report_window()
+        if lagged == WDLR:
+            windows = [(t10, WDLR), (self.sums.totals(W3), W3DLR)]
+        else:
+            # A route that reports in batches: its last three minutes are no measure.
+            windows = [] if lagged is None else [(t10, lagged)]
+        if t10[SENDS] < self.kind.min_dlrs or lagged is None:
+            # Too quiet (or its reports too slow) for ten minutes to say anything: a
+            # country a route carries a few texts a minute into goes an hour without a
+            # report before it shows.
             windows.append((self.sums.totals(W60), W60DLR))
         best = strongest(self._coverage_over(window, lagged) for window, lagged in windows)
         return {} if best is None else {"dlr_coverage": best}
@@ -876,6 +929,10 @@ class ScopeState:
         span = step - self.last_learn_step if self.last_learn_step is not None else 1
         self.last_learn_step = step
         pending, self.pending = self.pending, [0.0] * WIDTH
+        if self.unlearnt_wait is not None:
+            if not flagged:
+                self._learn_report_wait(self.unlearnt_wait)
+            self.unlearnt_wait = None
         if flagged or span <= 0:
             return
         ts = (step + 1) * self.step_ms
@@ -908,10 +965,15 @@ class ScopeState:
         if self.kind.carrier:
             if not self.traced:  # its codes going unentered: not the route's usual pace
                 self.entered.learn(ts, pending[VERIFIED_NUMBERS], span)
-            sent = self.sums.total_of(WDLR, SENDS)
+            # Learnt over the windows it is judged on: a route too slow for ten minutes
+            # is judged, and learns, over the hour.
+            lagged, reports, minutes = self._report_window(), W10, 10
+            if lagged is None:
+                lagged, reports, minutes = W60DLR, W60, 60
+            sent = self.sums.total_of(lagged, SENDS)
             if sent:
-                weight = min(1.0, span / (10 * self.steps_per_min))
-                got = min(self.sums.total_of(W10, DLRS), sent)
+                weight = min(1.0, span / (minutes * self.steps_per_min))
+                got = min(self.sums.total_of(reports, DLRS), sent)
                 self.dlr_coverage.learn(got * weight, sent * weight)
         if self.kind.use_trees and signals and "volume" in signals:
             self.judged_lessons += 1

@@ -631,6 +631,43 @@ def test_a_route_carrying_a_sliver_is_not_blamed_for_the_main_route_s_late_repor
                 and a["entity"]["id"] == "hub-3"]
 
 
+def _batching_route(stop_from: int | None, minutes: int = 180) -> list[dict]:
+    """A carrier that returns its reports in a batch every five minutes: notices at three
+    a minute, and a 300-text campaign in minute 100; from minute ``stop_from`` its
+    batches stop coming."""
+    rng, records = random.Random(21), []
+
+    def send(ts: int, mid: str) -> None:
+        number = f"+234803{rng.randrange(10**7):07d}"
+        records.append(_send(ts, mid, "acct_ng", number, 0.02, "ng-batch", "transactional"))
+        batch_at = (ts // (5 * MINUTE) + 1) * 5 * MINUTE + rng.randrange(20_000)
+        if stop_from is None or batch_at < T0 + stop_from * MINUTE:
+            records.append(_dlr(batch_at, mid, "acct_ng", number, route="ng-batch"))
+    for minute in range(minutes):
+        for n in range(3):
+            send(T0 + minute * MINUTE + rng.randrange(MINUTE), f"n-{minute}-{n}")
+    for n in range(300):
+        send(T0 + 100 * MINUTE + n * 200, f"c-{n}")
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+def test_a_route_that_reports_in_batches_is_no_fault() -> None:
+    """Its reports keep it waiting five minutes as a rule: a campaign's texts, not yet
+    reported four minutes on, are what it always does."""
+    assert not [a for a in alerts_of(_batching_route(None))
+                if a["kind"] == "delivery_degradation"]
+
+
+def test_a_route_that_reports_in_batches_is_still_found_when_they_stop() -> None:
+    stop_from = 130
+    found = [a for a in alerts_of(_batching_route(stop_from))
+             if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "ng-batch"]
+    start = T0 + stop_from * MINUTE
+    assert found and min(a["ts"] for a in found) >= start
+    assert min(a["ts"] for a in found) - start <= 20 * MINUTE
+    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+
+
 def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
     # x, x+1, x+3 in three steps: two of the three numbers landed next to an earlier
     # one, and the first could not have; the order-free count says 2 joins of 2.
