@@ -45,6 +45,7 @@ from detector.features import (
     OTP,
     OWN_SITE_URL,
     URL,
+    VERIFIED,
     VERIFIED_NUMBERS,
 )
 from detector.scopes import (
@@ -201,8 +202,14 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             return None
         if vol >= t / 2 and vol + get("conversion") >= t:
             score = vol + get("conversion")
-            return _finding(BOMBING, score, state, signals, step, ctx,
-                            ("volume", "conversion"), _number_scope(state, ctx))
+            finding = _finding(BOMBING, score, state, signals, step, ctx,
+                               ("volume", "conversion"), _number_scope(state, ctx))
+            if _number_entering_codes(state):
+                # A bombed handset's owner asked for none of the codes and enters none;
+                # one entering them now is at the keypad, asking again and again (an app
+                # that logged everyone out): for a person to look at, not to block.
+                finding.warn_only()
+            return finding
         if get("services") >= t and not _number_entered_codes(state):
             # A slow flood through many sites' forms, a few codes each: the number's
             # own level learns it within minutes, the hour's count from several
@@ -516,6 +523,12 @@ def _opt_out_share(state: ScopeState) -> float:
     """Of the last ten minutes' sends with links, the share offering an opt-out."""
     window = state.sums.totals(W10)
     return window[OPT_OUT_URL] / window[URL] if window[URL] else 0.0
+
+
+def _number_entering_codes(state: ScopeState) -> bool:
+    """Has this number entered a code in the last ten minutes? (Any verification: the
+    number counts as a fresh one only once in ten minutes.)"""
+    return state.sums.total_of(W10, VERIFIED) > 0
 
 
 def _number_entered_codes(state: ScopeState) -> bool:

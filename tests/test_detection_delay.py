@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hand_streams import alerts_of, commands_of
+from hand_streams import alerts_of, commands_of, outputs_of
 
 T0 = 1_772_400_000_000  # event time of the streams' start (ms)
 MINUTE = 60_000
@@ -891,6 +891,29 @@ def test_a_handset_sent_one_notice_again_and_again_is_no_bombing(
     found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
              and a["entity"] == {"type": "destination", "id": victim}]
     assert bool(found) == bombing
+
+
+@pytest.mark.parametrize("entering", [True, False])
+def test_a_user_asking_for_codes_while_entering_them_is_a_warning(entering: bool) -> None:
+    """An app update logs everyone out, and one user, on a flaky line, asks for a code a
+    dozen times in eight minutes, entering some as they come: whoever is asking is at
+    the keypad. Worth a look, not a block; the same dozen codes with none entered are
+    bombing, and blocked."""
+    rng = random.Random(16)
+    person = "+447400999555"
+    times = [60 + 2 * n / 3 for n in range(12)]
+    records = _app_with_feed(rng, 120) + _codes_asked(
+        rng, person, times, {2, 6, 10} if entering else set())
+    outputs = outputs_of(records)
+    found = [o.value for o in outputs if o.topic == "sms.alerts"
+             and o.value["kind"] == "sms_bombing" and o.value["entity"]["id"] == person]
+    blocks = [o.value for o in outputs if o.topic == "sms.throttle"
+              and o.value["action"] != "release" and o.value["scope"].get("prefix") == person]
+    assert found
+    if entering:
+        assert {a["severity"] for a in found} == {"warning"} and not blocks
+    else:
+        assert "critical" in {a["severity"] for a in found} and blocks
 
 
 def test_a_user_asking_for_a_code_three_times_is_no_bombing() -> None:
