@@ -456,6 +456,18 @@ def test_reports_lost_while_codes_are_entered_are_a_warning_not_a_page() -> None
     assert "critical" in {a["severity"] for a in lost}
 
 
+def _first_route_alert(records: list[dict], route: str, start: int, within_minutes: int
+                       ) -> dict:
+    """The first delivery alert naming ``route``: none before the fault's ``start``, and
+    the first within ``within_minutes`` of it."""
+    found = [a for a in alerts_of(records) if a["kind"] == "delivery_degradation"
+             and a["entity"]["id"] == route]
+    assert found, f"the fault on {route} was never found"
+    first = min(found, key=lambda a: a["ts"])
+    assert start <= first["ts"] <= start + within_minutes * MINUTE
+    return first
+
+
 def _hub_with_a_quiet_country(late_from: int | None, minutes: int = 240) -> list[dict]:
     """A hub carries notices into GB, four a minute, and into PL, one every three
     minutes or so, each reported within seconds; from minute ``late_from`` the PL
@@ -481,13 +493,9 @@ def test_a_quiet_country_s_reports_an_hour_late_are_found_over_the_hour() -> Non
     """Three texts in ten minutes never make ten minutes' coverage speak; over the hour,
     a dozen sends and no report does."""
     late_from = 120
-    alerts = alerts_of(_hub_with_a_quiet_country(late_from))
-    start = T0 + late_from * MINUTE
-    found = [a for a in alerts if a["kind"] == "delivery_degradation"
-             and a["entity"]["id"] == "hub"]
-    assert found and min(a["ts"] for a in found) >= start
-    assert min(a["ts"] for a in found) - start <= 60 * MINUTE
-    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+    first = _first_route_alert(_hub_with_a_quiet_country(late_from), "hub",
+                               T0 + late_from * MINUTE, within_minutes=60)
+    assert "delivery_report_coverage" in {e["feature"] for e in first["evidence"]}
     assert not [a for a in alerts_of(_hub_with_a_quiet_country(None))
                 if a["kind"] == "delivery_degradation"]
 
@@ -604,12 +612,9 @@ def test_a_route_named_only_by_reports_is_judged_on_the_reports_it_owes() -> Non
     steadily, so the accounts' sends into that country are the route's, and an hour's
     delay in its reports is found in minutes, not when the late reports come in."""
     late_from = 120
-    found = [a for a in alerts_of(_hub_into_poland(late_from))
-             if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "hub"]
-    start = T0 + late_from * MINUTE
-    assert found and min(a["ts"] for a in found) >= start
-    assert min(a["ts"] for a in found) - start <= 15 * MINUTE
-    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+    first = _first_route_alert(_hub_into_poland(late_from), "hub", T0 + late_from * MINUTE,
+                               within_minutes=15)
+    assert "delivery_report_coverage" in {e["feature"] for e in first["evidence"]}
     assert not [a for a in alerts_of(_hub_into_poland(None))
                 if a["kind"] == "delivery_degradation"]
 
@@ -660,12 +665,9 @@ def test_a_route_that_reports_in_batches_is_no_fault() -> None:
 
 def test_a_route_that_reports_in_batches_is_still_found_when_they_stop() -> None:
     stop_from = 130
-    found = [a for a in alerts_of(_batching_route(stop_from))
-             if a["kind"] == "delivery_degradation" and a["entity"]["id"] == "ng-batch"]
-    start = T0 + stop_from * MINUTE
-    assert found and min(a["ts"] for a in found) >= start
-    assert min(a["ts"] for a in found) - start <= 20 * MINUTE
-    assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
+    first = _first_route_alert(_batching_route(stop_from), "ng-batch",
+                               T0 + stop_from * MINUTE, within_minutes=20)
+    assert "delivery_report_coverage" in {e["feature"] for e in first["evidence"]}
 
 
 def test_a_run_of_numbers_counts_every_join_in_a_small_pool() -> None:
