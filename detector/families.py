@@ -135,9 +135,9 @@ class FamilyEntity:
     # Account family: route of the last conversion trial sent to each recent number,
     # oldest first, so its verification can be counted on the route that carried it.
     code_routes: dict[str, tuple[str, int]] = field(default_factory=dict)
-    # Account family: for each country, the route its latest reports name, how many of
-    # them in a row, and the latest one's ts; None until one of its sends comes without
-    # a route (most gateways put it in every send, and then nothing is kept).
+    # Account family: for each country, what its reports say of the route its sends
+    # there take (see ReportedRoute); None until one of its sends comes without a route
+    # (most gateways put it in every send, and then nothing is kept).
     report_routes: dict[str, ReportedRoute] | None = None
 
 
