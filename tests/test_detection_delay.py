@@ -554,15 +554,11 @@ def test_a_campaign_s_late_unknown_reports_are_no_route_fault() -> None:
     assert not [a for a in alerts if a["kind"] == "delivery_degradation"]
 
 
-def _without_report_routes(records: list[dict]) -> list[dict]:
-    """The same stream from a gateway whose delivery reports do not name the route."""
-    out = []
-    for rec in records:
-        if rec["topic"] == "sms.dlr":
-            rec = {"topic": "sms.dlr", "value": {k: v for k, v in rec["value"].items()
-                                                 if k != "route"}}
-        out.append(rec)
-    return out
+def _without_routes(records: list[dict], topic: str) -> list[dict]:
+    """The same stream from a gateway whose ``topic`` records (its delivery reports, or
+    its sends) do not name the route."""
+    return [{"topic": topic, "value": {k: v for k, v in r["value"].items() if k != "route"}}
+            if r["topic"] == topic else r for r in records]
 
 
 def test_reports_without_a_route_are_judged_on_their_send_s_route() -> None:
@@ -570,20 +566,14 @@ def test_reports_without_a_route_are_judged_on_their_send_s_route() -> None:
     its recent sends, so a route's health is judged either way, and a healthy route
     whose reports do not say is not a route without reports."""
     fault_at = 90
-    faulty = _without_report_routes(_route_traffic(random.Random(3), 110, fault_at, "30410"))
+    faulty = _without_routes(_route_traffic(random.Random(3), 110, fault_at, "30410"),
+                             "sms.dlr")
     start = T0 + fault_at * MINUTE
     found = [a for a in alerts_of(faulty) if a["kind"] == "delivery_degradation"
              and a["entity"] == {"type": "route", "id": "gb-quiet"} and a["ts"] >= start]
     assert found and min(a["ts"] for a in found) - start <= 5 * MINUTE
-    healthy = _without_report_routes(_route_traffic(random.Random(3), 110, None, "30410"))
+    healthy = _without_routes(_route_traffic(random.Random(3), 110, None, "30410"), "sms.dlr")
     assert not [a for a in alerts_of(healthy) if a["kind"] == "delivery_degradation"]
-
-
-def _without_send_routes(records: list[dict]) -> list[dict]:
-    """The same stream from a gateway whose sends do not name the route (its reports do)."""
-    return [{"topic": r["topic"], "value": {k: v for k, v in r["value"].items()
-                                            if k != "route"}}
-            if r["topic"] == "sms.send" else r for r in records]
 
 
 def _hub_into_poland(late_from: int | None, moved_from: int | None = None,
@@ -604,7 +594,7 @@ def _hub_into_poland(late_from: int | None, moved_from: int | None = None,
             records += [_send(ts, mid, account, number, HOME_PRICE, route, "transactional"),
                         _dlr(ts + (60 * MINUTE if late else 5_000), mid, account, number,
                              route=route)]
-    return _without_send_routes(sorted(records, key=lambda r: r["value"]["ts"]))
+    return _without_routes(sorted(records, key=lambda r: r["value"]["ts"]), "sms.send")
 
 
 def test_a_route_named_only_by_reports_is_judged_on_the_reports_it_owes() -> None:
