@@ -62,7 +62,7 @@ class StepBuffer:
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
-                 "answerable_codes")
+                 "answerable_codes", "signed_links")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -88,6 +88,9 @@ class StepBuffer:
         # Of those, the ones whose account's verifications reach the detector: codes
         # that would show as entered if they were asked for.
         self.answerable_codes = 0
+        # Fingerprints of bodies whose links the text signs as the sender's own site
+        # (see ScopeState.own_sites): None until one is sent, as in most steps.
+        self.signed_links: dict[int, int] | None = None
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -135,6 +138,10 @@ class StepBuffer:
                 v[OPT_OUT_URL] += 1
             if ev.site_named:
                 v[OWN_SITE_URL] += 1
+                signed = self.signed_links
+                if signed is None:
+                    signed = self.signed_links = {}
+                signed[ev.body_fingerprint] = signed.get(ev.body_fingerprint, 0) + 1
             if not ev.own_link:  # a brand linking to its own site is no lure
                 v[FOREIGN_URL] += 1
                 links = self.links  # keyed by the body's fingerprint: its link hosts

@@ -310,6 +310,10 @@ class ScopeState:
         self.number_pool: list[int] = []
         self.recent_fingerprints: dict[int, int] = {}
         self.seen_links: dict[int, int] = {}  # link hosts' fingerprint -> first step
+        # Link hosts the scope's own texts have signed as its site (named them), by
+        # fingerprint -> last step: a sports app's kick-off text names its site, its goal
+        # alerts an hour later only link to it, and that is still its own site.
+        self.own_sites: dict[int, int] = {}
         self.seen_callbacks: dict[int, int] = {}  # callback texts' fingerprint -> first step
         self.recent_otp_numbers: dict[str, int] = {}
         self.recent_verified_numbers: dict[str, int] = {}
@@ -394,6 +398,10 @@ class ScopeState:
             self._close_destinations(step, buf, seen)
         if self.kind.track_bodies and buf.fingerprints:
             self._close_bodies(step, buf)
+            if buf.signed_links:
+                _remember(buf.signed_links, self.own_sites, step)
+            if buf.links and self.own_sites:
+                v[FOREIGN_URL] -= _take_own_sites(buf.links, self.own_sites)
             if buf.links:
                 v[NEW_LINK] = _novel(buf.links, self.seen_links, step,
                                      NOVELTY_MINUTES * self.steps_per_min)
@@ -1174,6 +1182,24 @@ def _first_used_after(current: dict[K, int], first_seen: dict[K, int], step: int
                       ) -> float:
     """Sends in ``current`` from keys first seen after ``step`` (as ``_novel`` noted)."""
     return sum(count for key, count in current.items() if first_seen.get(key, step) > step)
+
+
+def _remember(current: dict[K, int], last_seen: dict[K, int], step: int) -> None:
+    """Note ``current``'s keys as seen at ``step``; past the cap, the keys seen longest
+    ago are forgotten."""
+    for key in current:
+        last_seen.pop(key, None)  # to the end: the order is by when last seen
+        last_seen[key] = step
+    if len(last_seen) > RECENT_CAP:
+        for key in list(last_seen)[: len(last_seen) - RECENT_CAP]:
+            del last_seen[key]
+
+
+def _take_own_sites(links: dict[int, int], own_sites: dict[int, int]) -> int:
+    """Take the links to sites in ``own_sites`` out of ``links``; return how many
+    sends carried them."""
+    own = [fingerprint for fingerprint in links if fingerprint in own_sites]
+    return sum(links.pop(fingerprint) for fingerprint in own)
 
 
 def _novel(current: dict[K, int], first_seen: dict[K, int], step: int, horizon: int

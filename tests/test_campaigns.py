@@ -180,6 +180,43 @@ def test_the_same_burst_with_an_opt_out_to_numbers_in_a_run_is_spam() -> None:
     assert [c for c in commands_of(records) if c["action"] == "block"]
 
 
+def _match_day(goal_link: str) -> list[dict]:
+    """A busy account keeps the stream going; a sports app (no sender id) texts its
+    followers at kick-off, signing with its name and linking to its site. Two hours
+    later the goal alert goes to 1,800 followers of either team, most of them not
+    texted at kick-off: one text, linking without the name."""
+    rng = random.Random(11)
+    records = _courier(rng, 150)
+    followers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 3_000)]
+
+    def sports(ts: int, mid: str, number: str, body: str) -> dict:
+        record = _marketing(ts, mid, number, body)
+        record["value"].update(account_id="sports", api_key_id="key_sports",
+                               source_ip="10.9.0.7")
+        return record
+    records += [sports(T0 + 20 * MINUTE + n * 200, f"k{n}", number,
+                       "Kadri Sports: kick-off! Live updates: https://kadrisports.io/k")
+                for n, number in enumerate(followers[:600])]
+    rng.shuffle(followers)
+    records += [sports(T0 + 140 * MINUTE + n * 60, f"g{n}", number,
+                       f"GOAL! 1-0 (14'). Follow live: {goal_link.format(n)}")
+                for n, number in enumerate(followers[:1_800])]
+    return records
+
+
+def test_a_link_to_a_site_the_account_signed_before_is_still_its_own() -> None:
+    """The goal alert does not name the site, but the account's own texts named it at
+    kick-off: not a link to somewhere new, nor a stranger's site."""
+    alerts = alerts_of(_match_day("https://kadrisports.io/g{}"))
+    assert not [a for a in alerts if a["kind"] == "spam_burst" and a["action"] != "none"]
+
+
+def test_the_same_goal_alert_linking_to_a_look_alike_is_spam() -> None:
+    alerts = alerts_of(_match_day("https://kadrisports-live.top/g{}"))
+    assert [a for a in alerts if a["kind"] == "spam_burst" and a["account_id"] == "sports"
+            and a["action"] != "none"]
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
