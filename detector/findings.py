@@ -373,6 +373,21 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
     generated = (kind in ("account", "api_key") and get("sequential") >= t / 2
                  and not _links_to_named_site(state))
     if vol < t / 2 and not stranger_lure and not generated:
+        if (kind in ("account", "api_key") and _lures_slipped_in(get, t)
+                and _opt_out_share(state, W1) <= 0.5):
+            # Lures slipped into an account's own traffic at its own pace, from its own
+            # keys and networks (an insider, or a hijacker careful to blend in): texts
+            # linking to sites it never linked to, to numbers it never texted, and not
+            # offering a way to stop them as a campaign must (the last minute's: a
+            # campaign's first seconds, before its volume shows, are mostly its own).
+            # A campaign to a partner's new site that forgets to looks the same: for a
+            # person to look at.
+            finding = _finding(SPAM, get("new_link") + get("url") + get("new_destination"),
+                               state, signals, step, ctx,
+                               ("new_link", "url", "new_destination", "foreign_url",
+                                "volume"), None)
+            finding.warn_only()
+            return finding
         return None
     if kind in ("account", "api_key"):
         dup = get("dup_body")
@@ -522,9 +537,10 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     return get("new_ip")
 
 
-def _opt_out_share(state: ScopeState) -> float:
-    """Of the last ten minutes' sends with links, the share offering an opt-out."""
-    window = state.sums.totals(W10)
+def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:
+    """Of the last ten minutes' (or ``window_id``'s) sends with links, the share
+    offering an opt-out."""
+    window = state.sums.totals(window_id)
     return window[OPT_OUT_URL] / window[URL] if window[URL] else 0.0
 
 
@@ -542,6 +558,12 @@ def _number_entered_codes(state: ScopeState) -> bool:
 def _origin_unknown(state: ScopeState) -> bool:
     """Has the account's traffic never carried an API key or a source address?"""
     return state.kind.track_origin and not state.seen_keys and not state.seen_ips
+
+
+def _lures_slipped_in(get: Callable[[str], float], bar: float) -> bool:
+    """Links to sites the scope never linked to, to numbers it never texted: both a
+    surprise, the links fully."""
+    return get("new_link") >= bar and get("new_destination") >= bar / 2
 
 
 def _own_campaign(state: ScopeState) -> bool:

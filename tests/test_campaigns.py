@@ -217,6 +217,48 @@ def test_the_same_goal_alert_linking_to_a_look_alike_is_spam() -> None:
             and a["action"] != "none"]
 
 
+def _lender_with_extra_texts(extra: str) -> list[dict]:
+    """A lender texts its borrowers a minute, a repayment reminder that links to its
+    site (which the text names) or a receipt without a link. Two hours in, one more text
+    a minute joins them for an hour, through the same key and server, to numbers it
+    never texted: twice its pace, which no window of a bursty sender calls a burst."""
+    rng = random.Random(12)
+    borrowers = [f"+923001{n:06d}" for n in rng.sample(range(1_000_000), 200)]
+
+    def lender(ts: int, mid: str, number: str, body: str) -> dict:
+        record = _marketing(ts, mid, number, body)
+        record["value"].update(account_id="lender", api_key_id="key_lender",
+                               category="transactional")
+        return record
+    records = [lender(T0 + n * MINUTE + rng.randrange(MINUTE), f"r{n}", rng.choice(borrowers),
+                      f"Lendo: reminder, Rs {rng.randrange(500, 9_000)} due today. Repay "
+                      f"now: https://lendo.io/r/{n}" if n % 2 else
+                      f"Lendo: received Rs {rng.randrange(500, 9_000)}, thank you")
+               for n in range(180)]
+    records += [lender(T0 + (120 + n) * MINUTE + rng.randrange(MINUTE), f"x{n}",
+                       f"+923451{rng.randrange(10**6):06d}", extra.format(n))
+                for n in range(60)]
+    return records
+
+
+def test_lures_slipped_into_an_account_s_own_traffic_are_a_warning() -> None:
+    """Job-scam lures at the account's own pace from its own key and server: no burst,
+    no stranger, but links to a site it never linked to, to numbers it never texted."""
+    records = _lender_with_extra_texts(
+        "Hiring part-time staff, earn Rs 5,000 daily from home: https://jobs-ph22.shop/{}")
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+             and a["account_id"] == "lender"]
+    assert found and min(a["ts"] for a in found) - (T0 + 120 * MINUTE) <= 30 * MINUTE
+    assert {a["severity"] for a in found} == {"warning"}
+    assert not [c for c in commands_of(records) if c["scope"].get("account_id") == "lender"]
+
+
+def test_the_lender_s_own_offer_to_new_numbers_is_no_spam() -> None:
+    records = _lender_with_extra_texts(
+        "Lendo: a credit line of Rs 20,000 is ready for you: https://lendo.io/o/{}")
+    assert not [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
