@@ -403,7 +403,9 @@ class ScopeState:
         if self.kind.track_bodies and buf.fingerprints:
             self._close_bodies(step, buf)
             if buf.signed_links:
-                _remember(buf.signed_links, self.own_sites, step)
+                for fingerprint in buf.signed_links:
+                    _mark_seen(self.own_sites, fingerprint, step)
+                _forget_older(self.own_sites, -1)  # only past the cap: a site stays its own
             if buf.links and self.own_sites:
                 v[FOREIGN_URL] -= _take_own_sites(buf.links, self.own_sites)
             if buf.links:
@@ -1203,17 +1205,6 @@ def _first_used_after(current: dict[K, int], first_seen: dict[K, int], step: int
                       ) -> float:
     """Sends in ``current`` from keys first seen after ``step`` (as ``_novel`` noted)."""
     return sum(count for key, count in current.items() if first_seen.get(key, step) > step)
-
-
-def _remember(current: dict[K, int], last_seen: dict[K, int], step: int) -> None:
-    """Note ``current``'s keys as seen at ``step``; past the cap, the keys seen longest
-    ago are forgotten."""
-    for key in current:
-        last_seen.pop(key, None)  # to the end: the order is by when last seen
-        last_seen[key] = step
-    if len(last_seen) > RECENT_CAP:
-        for key in list(last_seen)[: len(last_seen) - RECENT_CAP]:
-            del last_seen[key]
 
 
 def _take_own_sites(links: dict[int, int], own_sites: dict[int, int]) -> int:
