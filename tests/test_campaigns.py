@@ -262,7 +262,8 @@ def test_the_lender_s_own_offer_to_new_numbers_is_no_spam() -> None:
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
-    servers it never used (an emergency scales the fleet out)."""
+    servers it never used, in a network block it never used (an emergency scales the
+    fleet out to another provider)."""
     rng = random.Random(21)
     staff = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 400)]
 
@@ -277,7 +278,7 @@ def _staff_notice(link: str) -> list[dict]:
     start = T0 + 125 * MINUTE
     records += [notice(start + n * 50, f"u{n}", number,
                        f"URGENT Kadri: all sites closed today. Updates: {link}",
-                       f"10.0.1.{n % 5}") for n, number in enumerate(staff)]
+                       f"172.16.1.{n % 5}") for n, number in enumerate(staff)]
     return records
 
 
@@ -361,6 +362,23 @@ def _fleet_scales_out(servers: list[str], campaign_site: str = SHOP_SITE,
 def test_new_servers_in_the_account_s_own_network_are_no_takeover() -> None:
     """Autoscaling hands the shop new addresses in the network it already sends from."""
     alerts = alerts_of(_fleet_scales_out([f"143.235.120.{n}" for n in range(10, 18)]))
+    assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+# Networks in the provider's block (143.235.0.0/16) the shop's server lives in.
+SIBLING_NETWORKS = [f"143.235.{n}.9" for n in (64, 97, 201)]
+
+
+@pytest.mark.parametrize("bodies", [True, False], ids=["with_bodies", "bodiless"])
+def test_a_campaign_from_new_networks_in_the_shop_s_own_block_is_no_takeover(
+        bodies: bool) -> None:
+    """The shop's campaign platform runs with the same hosting provider, in networks
+    of the block its app server sends from: hijackers' machines seldom sit there."""
+    records = _fleet_scales_out(SIBLING_NETWORKS, "all our stores, today only")
+    if not bodies:
+        for record in records:
+            del record["value"]["body"]
+    alerts = alerts_of(records)
     assert not [a for a in alerts if a["kind"] == "account_takeover"]
 
 
