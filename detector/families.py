@@ -602,6 +602,8 @@ class FamilyProcessor:
                     finding = self._close_scope(entity, key, scope, step, seen)
                     if finding is not None:
                         findings.append(finding)
+                        if finding.also is not None:
+                            findings.append(finding.companion())
             # Stamped when the step closed, not when it ended: an alert says when the
             # detector could know (the lateness allowance and a quiet key's wait included).
             out.extend(self.policy.step(entity.policy, findings, step,

@@ -35,7 +35,7 @@ so adding is multiplying independent tail probabilities).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detector.features import (
     CODED_OTHER,
@@ -116,6 +116,15 @@ class Finding:
     widens: bool = False
     # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
     max_severity: str | None = None
+    # The other threat the same traffic is: a hijacked account sending lures is a
+    # takeover and a smishing burst, and on-call should hear both (see companion).
+    also: str | None = None
+
+    def companion(self) -> Finding:
+        """The finding of the other threat (``also``) the same traffic is: the same
+        evidence, a warning without a throttle (this finding's throttle covers it)."""
+        return replace(self, kind=self.also or self.kind, also=None, throttle_scope=None,
+                       max_severity="warning", widens=False, evidence=list(self.evidence))
 
     def warn_only(self) -> None:
         """Make this a finding for on-call to look at, not for the gateway to act on: a
@@ -265,6 +274,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                 finding.warn_only()
             else:
                 finding.widens = _whole_account_taken(state, finding.throttle_scope)
+                if _carries_lures(get, signals, t):
+                    finding.also = SPAM
             return finding
     if kind == "account" and not origin_unknown and not own_campaign:
         # A hijacker who keeps to the account's pace: from a network or key it never
@@ -555,6 +566,16 @@ def _number_entered_codes(state: ScopeState) -> bool:
 def _origin_unknown(state: ScopeState) -> bool:
     """Has the account's traffic never carried an API key or a source address?"""
     return state.kind.track_origin and not state.seen_keys and not state.seen_ips
+
+
+def _carries_lures(get: Callable[[str], float], signals: dict[str, Signal], bar: float
+                   ) -> bool:
+    """Do the texts link to sites the scope never linked to or that they do not name (or
+    ask to phone a number they never gave), over and over or in most of them?"""
+    links = max(get("new_link"), get("foreign_url"), get("new_callback"))
+    repeated = get("dup_body") >= bar / 2 or (
+        "dup_body" in signals and signals["dup_body"].value >= REPEATED_SHARE)
+    return links >= bar / 2 and (repeated or get("url") >= bar / 2)
 
 
 def _lures_slipped_in(get: Callable[[str], float], bar: float) -> bool:

@@ -400,6 +400,19 @@ def test_the_same_campaign_from_other_networks_is_a_takeover() -> None:
     assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
 
 
+def test_a_hijacker_s_lures_are_a_takeover_and_a_smishing_burst_both() -> None:
+    """From networks the shop never used, to a site it never linked to: someone else's
+    hands on the account (rotate its keys) sending lures (warn the people texted). The
+    second alert adds no throttle of its own."""
+    records = _fleet_scales_out(OTHER_NETWORKS, LURE_SITE)
+    shop = {"type": "account", "id": "shop"}
+    alerts = [a for a in alerts_of(records) if a["entity"] == shop]
+    assert [a for a in alerts if a["kind"] == "account_takeover" and a["action"] != "none"]
+    lures = [a for a in alerts if a["kind"] == "spam_burst"]
+    assert lures and {a["action"] for a in lures} == {"none"}
+    assert {e["feature"] for a in lures for e in a["evidence"]} >= {"foreign_link_share"}
+
+
 def test_the_same_campaign_from_other_networks_without_a_link_is_a_warning() -> None:
     """The shop's campaign platform, met for the first time, texts its list: new
     networks, new numbers, and texts carrying nothing a hijacker is paid by (no link,
