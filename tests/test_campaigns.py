@@ -10,6 +10,7 @@ people the last few hours did not). Only the link differs.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from hand_streams import alerts_of, commands_of
@@ -180,6 +181,16 @@ def test_the_same_burst_with_an_opt_out_to_numbers_in_a_run_is_spam() -> None:
     assert [c for c in commands_of(records) if c["action"] == "block"]
 
 
+def _texts_of(account: str, **fields: str) -> Callable[[int, str, str, str], dict]:
+    """A maker of ``account``'s texts (ts, message id, number, body), through its own
+    key, with ``fields`` set over the shop's."""
+    def text(ts: int, mid: str, number: str, body: str) -> dict:
+        record = _marketing(ts, mid, number, body)
+        record["value"].update(account_id=account, api_key_id=f"key_{account}", **fields)
+        return record
+    return text
+
+
 def _match_day(goal_link: str) -> list[dict]:
     """A busy account keeps the stream going; a sports app (no sender id) texts its
     followers at kick-off, signing with its name and linking to its site. Two hours
@@ -189,11 +200,7 @@ def _match_day(goal_link: str) -> list[dict]:
     records = _courier(rng, 150)
     followers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 3_000)]
 
-    def sports(ts: int, mid: str, number: str, body: str) -> dict:
-        record = _marketing(ts, mid, number, body)
-        record["value"].update(account_id="sports", api_key_id="key_sports",
-                               source_ip="10.9.0.7")
-        return record
+    sports = _texts_of("sports", source_ip="10.9.0.7")
     records += [sports(T0 + 20 * MINUTE + n * 200, f"k{n}", number,
                        "Kadri Sports: kick-off! Live updates: https://kadrisports.io/k")
                 for n, number in enumerate(followers[:600])]
@@ -225,11 +232,7 @@ def _lender_with_extra_texts(extra: str) -> list[dict]:
     rng = random.Random(12)
     borrowers = [f"+923001{n:06d}" for n in rng.sample(range(1_000_000), 200)]
 
-    def lender(ts: int, mid: str, number: str, body: str) -> dict:
-        record = _marketing(ts, mid, number, body)
-        record["value"].update(account_id="lender", api_key_id="key_lender",
-                               category="transactional")
-        return record
+    lender = _texts_of("lender", category="transactional")
     records = [lender(T0 + n * MINUTE + rng.randrange(MINUTE), f"r{n}", rng.choice(borrowers),
                       f"Lendo: reminder, Rs {rng.randrange(500, 9_000)} due today. Repay "
                       f"now: https://lendo.io/r/{n}" if n % 2 else
