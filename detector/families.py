@@ -603,7 +603,7 @@ class FamilyProcessor:
                     if finding is not None:
                         findings.append(finding)
                         if finding.also is not None:
-                            findings.append(finding.companion())
+                            findings.append(finding.also)
             # Stamped when the step closed, not when it ended: an alert says when the
             # detector could know (the lateness allowance and a quiet key's wait included).
             out.extend(self.policy.step(entity.policy, findings, step,

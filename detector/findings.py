@@ -35,7 +35,7 @@ so adding is multiplying independent tail probabilities).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from detector.features import (
     CODED_OTHER,
@@ -116,15 +116,10 @@ class Finding:
     widens: bool = False
     # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
     max_severity: str | None = None
-    # The other threat the same traffic is: a hijacked account sending lures is a
-    # takeover and a smishing burst, and on-call should hear both (see companion).
-    also: str | None = None
-
-    def companion(self) -> Finding:
-        """The finding of the other threat (``also``) the same traffic is: the same
-        evidence, a warning without a throttle (this finding's throttle covers it)."""
-        return replace(self, kind=self.also or self.kind, also=None, throttle_scope=None,
-                       max_severity="warning", widens=False, evidence=list(self.evidence))
+    # The other threat the same traffic is, with its own evidence: a hijacked account
+    # sending lures is a takeover and a smishing burst, and on-call should hear both. A
+    # warning without a throttle: this finding's throttle already covers the traffic.
+    also: Finding | None = None
 
     def warn_only(self) -> None:
         """Make this a finding for on-call to look at, not for the gateway to act on: a
@@ -275,7 +270,11 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             else:
                 finding.widens = _whole_account_taken(state, finding.throttle_scope)
                 if _carries_lures(get, signals, t):
-                    finding.also = SPAM
+                    finding.also = _finding(
+                        SPAM, finding.score, state, signals, step, ctx,
+                        ("url", "dup_body", "new_link", "foreign_url", "new_callback",
+                         "new_destination", "volume"), None)
+                    finding.also.warn_only()
             return finding
     if kind == "account" and not origin_unknown and not own_campaign:
         # A hijacker who keeps to the account's pace: from a network or key it never
