@@ -367,6 +367,16 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                             step, ctx, ("volume", "new_destination", "new_country",
                                         "premium", "foreign_url"),
                             _new_country_scope(state, step, ctx))
+    if (kind == "account" and not origin_unknown and _content_unknown(state)
+            and min(origin, get("new_country")) >= t):
+        # The hijacker at the account's pace again (see above), but no bodies reach the
+        # detector, so a link never used cannot show. A network and a country both new
+        # to the account, each at the full bar: for a person to look at (a market opened
+        # from a new server looks the same), not for the gateway to block.
+        finding = _finding(TAKEOVER, origin + get("new_country"), state, signals, step,
+                           ctx, ("new_key", "new_ip", "new_country", "volume"), None)
+        finding.warn_only()
+        return finding
     t = bar(SPAM)
     # Lures from a stranger: links to a site the account never linked to, sent with a
     # key or from an address it never used. That needs no volume: a ring spreading its

@@ -507,17 +507,19 @@ def test_a_hijacker_rotating_the_account_s_keys_gets_the_whole_account_blocked()
     assert whole and whole[0]["ts"] - start <= 3 * MINUTE
 
 
-def _hijack_at_the_account_s_pace(server: str, link: str, abroad: bool) -> list[dict]:
+def _hijack_at_the_account_s_pace(server: str, link: str, abroad: bool,
+                                  per_minute: int = 1) -> list[dict]:
     """A shop texts its regulars in the UK a text every 40 s for three hours, from its
-    app server. From the second hour someone sends one more text a minute through the
-    shop's own key, from ``server``, to Indonesia (``abroad``) or to the UK, linking to
-    ``link``: the account's pace hardly moves."""
+    app server. From the second hour someone sends ``per_minute`` more texts a minute
+    through the shop's own key, from ``server``, to Indonesia (``abroad``) or to the UK,
+    linking to ``link``: the account's pace hardly moves (at one a minute)."""
     rng = random.Random(41)
     records = _order_updates(rng, 300, 270, 40_000, category="transactional")
-    for n in range(80):
+    gap = MINUTE // per_minute
+    for n in range(80 * per_minute):
         number = (f"+62812{rng.randrange(10**7):07d}" if abroad
                   else f"+447411{rng.randrange(10**6):06d}")
-        record = _marketing(T0 + 95 * MINUTE + n * MINUTE + rng.randrange(MINUTE), f"h{n}",
+        record = _marketing(T0 + 95 * MINUTE + n * gap + rng.randrange(gap), f"h{n}",
                             number, f"Shop: your order could not be delivered. {link}")
         record["value"].update(category="transactional", source_ip=server, price=0.33)
         records.append(record)
@@ -543,6 +545,29 @@ def test_two_of_those_three_changes_are_no_takeover(server: str, link: str,
                                                     abroad: bool) -> None:
     alerts = alerts_of(_hijack_at_the_account_s_pace(server, link, abroad))
     assert not [a for a in alerts if a["kind"] == "account_takeover"]
+
+
+@pytest.mark.parametrize(("server", "abroad", "warned"), [
+    ("185.220.101.4", True, True),  # a network and a country both new: look at it
+    ("10.0.0.7", True, False),  # its own server: a new market
+    ("185.220.101.4", False, False),  # a new network alone, at home
+], ids=["new_network_abroad", "own_server_abroad", "new_network_at_home"])
+def test_without_bodies_a_new_network_and_a_new_country_are_a_warning(
+        server: str, abroad: bool, warned: bool) -> None:
+    """The hijacker, two texts a minute beside the shop's one and a half, through a
+    gateway that sends no bodies: the link cannot show, so the two changes that can,
+    each a full surprise, are raised first as a warning (which, as any open episode
+    does, lowers the bar for what follows)."""
+    records = _hijack_at_the_account_s_pace(server, "https://shop-parcel.live/x", abroad,
+                                            per_minute=2)
+    for record in records:
+        del record["value"]["body"]
+    found = sorted((a for a in alerts_of(records) if a["kind"] == "account_takeover"),
+                   key=lambda a: a["ts"])
+    assert bool(found) is warned
+    if warned:
+        assert found[0]["severity"] == "warning"
+        assert found[0]["ts"] - (T0 + 95 * MINUTE) <= 15 * MINUTE
 
 
 _HOOKS = ("You won a gift card!", "Earn $300/day from home.", "Exclusive offer inside.",
