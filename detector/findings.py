@@ -412,11 +412,7 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         # against its own life so far, a steady flood soon stops being a burst.)
         fresh = generated or get("new_destination") >= t / 2 or (state.young(step) and (
             SPAM in ctx.holding or _bursting(state, step, ctx)))
-        # One text over and over. For an account that always sends one template the
-        # share cannot rise above its baseline, so a burst that is nearly all one text
-        # counts as repeated even when that is no surprise (its links still must be).
-        repeated = dup >= t / 2 or ("dup_body" in signals
-                                    and signals["dup_body"].value >= REPEATED_SHARE)
+        repeated = _repeated(get, signals, t)
         # Links to hosts the account did not link to: links where it sent none, or,
         # from an account whose texts always carry links, a site that is not its own.
         # A shop's campaign to its mailing list (new recipients and all) links to the
@@ -582,9 +578,16 @@ def _carries_lures(get: Callable[[str], float], signals: dict[str, Signal], bar:
     """Do the texts link to sites the scope never linked to or that they do not name (or
     ask to phone a number they never gave), over and over or in most of them?"""
     links = max(get("new_link"), get("foreign_url"), get("new_callback"))
-    repeated = get("dup_body") >= bar / 2 or (
+    return links >= bar / 2 and (_repeated(get, signals, bar) or get("url") >= bar / 2)
+
+
+def _repeated(get: Callable[[str], float], signals: dict[str, Signal], bar: float
+              ) -> bool:
+    """One text over and over? For an account that always sends one template the share
+    cannot rise above its baseline, so a burst that is nearly all one text counts as
+    repeated even when that is no surprise (its links still must be)."""
+    return get("dup_body") >= bar / 2 or (
         "dup_body" in signals and signals["dup_body"].value >= REPEATED_SHARE)
-    return links >= bar / 2 and (repeated or get("url") >= bar / 2)
 
 
 def _lures_slipped_in(get: Callable[[str], float], bar: float) -> bool:
