@@ -644,9 +644,11 @@ class FamilyProcessor:
             spread = scope.dear_spread(step, entity.scopes.values())
             if spread is not None:
                 signals["dear_countries"] = spread
-            opening = scope.dear_opening(step, account)
+            opening = scope.dear_opening(step, account, entity.scopes.values())
             if opening is not None:
-                signals["dear_opening"] = opening
+                # (A country whose sends do not say their price may be dear or not.)
+                priced = bool(scope.segment_price())
+                signals["dear_opening" if priced else "unpriced_opening"] = opening
         scope.traced = any(name in signals and signals[name].surprise >= threshold
                            for name in BEHAVIOURAL_TRACES)
         if scope.kind.carrier:

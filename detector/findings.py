@@ -344,16 +344,19 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                         ("volume", "conversion", "sequential", "premium", "high_price",
                          "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
-    if "dear_opening" in signals and _feed_silent(state) and _maybe_codes(state):
+    opening = "dear_opening" if "dear_opening" in signals else "unpriced_opening"
+    if opening in signals and _feed_silent(state) and _maybe_codes(state):
         # An account's first hour in a dear country new to it, carrying a share of its
         # traffic no honest account sends to a country it never texted, and no
         # verification feed to say whether people are behind it: what pays a pumping
         # ring, and what a launch could also be. Codes entered cannot clear it, so only
         # its share and price speak: a warning for a person to look at, no throttle.
-        score = get("dear_opening") + get("high_price")
+        # A gateway that does not say the price leaves the share alone to speak: the
+        # countries rings pump are the dear ones, and nothing says this one is not.
+        score = get(opening) + get("high_price")
         if score >= t:
             finding = _finding(PUMPING, score, state, signals, step, ctx,
-                               ("dear_opening", "volume", "high_price"), None)
+                               (opening, "volume", "high_price"), None)
             finding.warn_only()
             return finding
     t = bar(TAKEOVER)
@@ -716,6 +719,7 @@ _FEATURE_NAMES = {
     "new_country": "new_country_share",
     "dear_countries": "new_high_price_countries",
     "dear_opening": "new_high_price_country_traffic_share",
+    "unpriced_opening": "new_country_traffic_share_price_unknown",
     "new_destination": "new_destination_share",
     "new_key": "new_api_key_share",
     "new_ip": "new_source_ip_share",

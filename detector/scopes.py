@@ -574,16 +574,18 @@ class ScopeState:
         return (self.first_step is None
                 or step - self.first_step < NOVELTY_MINUTES * self.steps_per_min)
 
-    def opens_dear_country(self, step: int) -> bool:
+    def opens_dear_country(self, step: int, unpriced: bool = False) -> bool:
         """Is this the account's first hour in a high-priced country, with real traffic
         (see OPENING_SENDS)? (Only an established account's new country also counts as
-        new: a young account needs one more country at once to raise the same odds.)"""
+        new: a young account needs one more country at once to raise the same odds.)
+        ``unpriced``: a country whose sends do not say their price counts too."""
         if self.kind.name != "account_country" or not self.young(step):
             return False
         if self.sums.total_of(W10, SENDS) < OPENING_SENDS:
             return False
         price = self.segment_price()
-        return price is not None and price >= self.high_price_usd
+        return price is not None and (price >= self.high_price_usd
+                                      or (unpriced and price == 0))
 
     def dear_spread(self, step: int, siblings: Iterable[ScopeState]) -> Signal | None:
         """Several high-priced countries new to the account at once, this one among them.
@@ -606,30 +608,48 @@ class ScopeState:
         each = -log10(priors["new_country"]) - log10(priors["premium"])
         return Signal(others * each, others + 1.0, 1.0)
 
-    def dear_opening(self, step: int, account: ScopeState | None) -> Signal | None:
+    def dear_opening(self, step: int, account: ScopeState | None,
+                     siblings: Iterable[ScopeState] = ()) -> Signal | None:
         """How unlikely it is that this many of an account's last ten minutes' sends go
-        to this high-priced country, new to it, when honest accounts send a small share
-        of their traffic to countries they never texted before.
+        to this high-priced country, new to it, and to the others it opened with it
+        (``siblings``: the account's scopes), when honest accounts send a small share of
+        their traffic to countries they never texted before.
 
         A launch opens a market with a trickle beside its usual traffic; a ring pumping
-        a dear range makes it a large share at once. (Without a verification feed this
-        share and the price are all there is to tell them apart.)
+        a dear range makes it a large share at once, or several such ranges a share
+        each. (Without a verification feed this share and the price are all there is to
+        tell them apart; a country whose sends do not say their price counts, as nothing
+        says it is not dear.)
         """
-        if not self.opens_dear_country(step):
+        if not self.opens_dear_country(step, unpriced=True):
             return None
-        # ``account``: the account-wide scope this one belongs to. The country is new to
-        # an account with a past: one that has texted many numbers, or that has been
-        # texting for an hour (a small shop's few customers).
-        if account is None or (account.young(step)
-                                and self.history_before < ESTABLISHED_DESTINATIONS):
+        # ``account``: the account-wide scope this one belongs to.
+        if account is None or not self.opened_late(account):
             return None
-        here = self.sums.total_of(W10, SENDS)
+        # Only siblings that closed a step in the last minute (see dear_spread).
+        recent = step - self.steps_per_min
+        here = self.sums.total_of(W10, SENDS) + sum(
+            s.sums.total_of(W10, SENDS) for s in siblings
+            if s is not self and s.last_closed is not None and s.last_closed > recent
+            and s.opens_dear_country(step, unpriced=True) and s.opened_late(account))
         total = max(account.sums.total_of(W10, SENDS), here)
         # Against the population's share, never learnt (a first hour has no history),
         # and only a move of real size counts (the share baselines' minimum effect).
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
         return Signal(usual.score(here, total), share(here, total),
                       usual.prior)
+
+    def opened_late(self, account: ScopeState) -> bool:
+        """Did this account x country scope begin when its account (the account-wide
+        scope) had a past: many numbers texted, or an hour of texting (a small shop's few
+        customers)? Only then is the country one the account opened; the countries of its
+        first hour (the detector's, for an account met as it starts) are where it was
+        already sending."""
+        if self.first_step is None or account.first_step is None:
+            return False
+        return (self.history_before >= ESTABLISHED_DESTINATIONS
+                or self.first_step - account.first_step
+                >= NOVELTY_MINUTES * self.steps_per_min)
 
     def ready(self) -> bool:
         total = self.sums.total_of

@@ -1355,32 +1355,39 @@ def test_a_handset_sent_a_code_every_minute_and_a_half_is_limited_below_that() -
 
 
 
-def _unlabelled_traffic(rng: random.Random, account: str, prefix: str, price: float,
-                        start: int, count: int, gap_ms: int, route: str) -> list[dict]:
-    """Sends that say nothing of themselves (no category, no body), and no verification
-    feed: what a gateway that forwards bare SMPP traffic gives the detector."""
+def _unlabelled_traffic(rng: random.Random, account: str, prefix: str,
+                        price: float | None, start: int, count: int, gap_ms: int,
+                        route: str) -> list[dict]:
+    """Sends that say nothing of themselves (no category, no body, and no price where
+    ``price`` is None), and no verification feed: what a gateway that forwards bare
+    SMPP traffic gives the detector."""
     out: list[dict] = []
     for n in range(count):
         ts = start + n * gap_ms + rng.randrange(gap_ms)
         number, mid = f"{prefix}{rng.randrange(10_000):04d}", f"{account}-{prefix}-{n}"
         send = _send(ts, mid, account, number, price, route)
         del send["value"]["category"], send["value"]["body"]
+        if price is None:
+            del send["value"]["price"]
         out += [send, _dlr(ts + 4_000, mid, account, number, route=route)]
     return out
 
 
-@pytest.mark.parametrize(("feed", "gap_ms", "warned"), [
-    (False, 12_000, True),  # five a minute: most of the account's traffic at once
-    (True, 12_000, False),  # its users enter their codes there: a launch
-    (False, 120_000, False),  # one every two minutes beside its usual traffic: a launch
+@pytest.mark.parametrize(("feed", "gap_ms", "priced", "warned"), [
+    (False, 12_000, True, True),  # five a minute: most of the account's traffic at once
+    (True, 12_000, True, False),  # its users enter their codes there: a launch
+    (False, 120_000, True, False),  # one every two minutes beside its usual traffic
+    (False, 12_000, False, True),  # no price said: nothing says the country is cheap
+    (False, 120_000, False, False),  # ... and a trickle is still a launch
 ])
 def test_a_dear_country_opened_without_a_feed_or_a_body_is_a_warning(
-        feed: bool, gap_ms: int, warned: bool) -> None:
+        feed: bool, gap_ms: int, priced: bool, warned: bool) -> None:
     """An established account that sends bare traffic (no category, no body) starts
     texting an expensive country it never served. With no verification feed nothing can
     say whether people are behind it: when that country takes most of its traffic at
     once, a warning within minutes, never a throttle. A trickle, or codes entered
-    there, is a launch and raises nothing."""
+    there, is a launch and raises nothing. A gateway that does not say the price
+    leaves the share alone to speak, and it says the same."""
     rng = random.Random(21)
     if feed:
         records = _home_traffic(rng, "acct_tr", 100)
@@ -1389,10 +1396,12 @@ def test_a_dear_country_opened_without_a_feed_or_a_body_is_a_warning(
             records += _honest_otp(rng, ts, 1000 + n, "acct_tr", "+99670005", KG_PRICE,
                                    "kg-direct")
     else:
-        records = _unlabelled_traffic(rng, "acct_tr", "+44740012", HOME_PRICE, T0, 400,
-                                      30_000, "gb-main")
-        records += _unlabelled_traffic(rng, "acct_tr", "+99670005", KG_PRICE, ATTACK_START,
-                                       60, gap_ms, "kg-direct")
+        records = _unlabelled_traffic(rng, "acct_tr", "+44740012",
+                                      HOME_PRICE if priced else None, T0, 400, 30_000,
+                                      "gb-main")
+        records += _unlabelled_traffic(rng, "acct_tr", "+99670005",
+                                       KG_PRICE if priced else None, ATTACK_START, 60,
+                                       gap_ms, "kg-direct")
     alerts = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
     assert not commands_of(records)
     if not warned:
@@ -1400,3 +1409,42 @@ def test_a_dear_country_opened_without_a_feed_or_a_body_is_a_warning(
         return
     assert alerts and {a["severity"] for a in alerts} == {"warning"}
     assert min(a["ts"] for a in alerts) - ATTACK_START <= 5 * MINUTE
+    shown = {e["feature"] for a in alerts for e in a["evidence"]}
+    assert ("new_high_price_country_traffic_share" if priced
+            else "new_country_traffic_share_price_unknown") in shown
+
+
+@pytest.mark.parametrize(("ranges", "warned"), [
+    (("+99670005",), False),  # one country, a quarter of the traffic: a launch's trickle
+    (("+99670005", "+99890123"), True),  # two at once, two fifths: one ring's opening
+])
+def test_dear_countries_opened_together_count_as_one_opening(ranges: tuple,
+                                                             warned: bool) -> None:
+    """Bare traffic, no price, no feed: a ring that owns ranges in two countries sends
+    each a share under what one country alone would need to stand out, and both at once
+    far more of the account's traffic than a launch."""
+    rng = random.Random(22)
+    records = _unlabelled_traffic(rng, "acct_two", "+44740012", None, T0, 400, 30_000,
+                                  "gb-main")
+    for prefix in ranges:
+        records += _unlabelled_traffic(rng, "acct_two", prefix, None, ATTACK_START, 40,
+                                       90_000, "intl")
+    alerts = [a for a in alerts_of(sorted(records, key=lambda r: r["value"]["ts"]))
+              if a["kind"] == "sms_pumping"]
+    assert bool(alerts) is warned
+    assert all(a["severity"] == "warning" and a["action"] == "none" for a in alerts)
+
+
+def test_countries_an_account_texts_from_its_first_minutes_are_not_opened() -> None:
+    """Met as the detector starts, an account texts two dear countries beside its home
+    from its first minutes, bare and unpriced: they are where it was already sending,
+    not countries it opened, though their scopes are younger than an hour for a few
+    minutes after the account's first hour ends."""
+    rng = random.Random(24)
+    records = _unlabelled_traffic(rng, "acct_wide", "+44740012", None, T0, 400, 30_000,
+                                  "gb-main")
+    for prefix in ("+99670005", "+99890123"):
+        records += _unlabelled_traffic(rng, "acct_wide", prefix, None, T0 + 5 * MINUTE,
+                                       150, 40_000, "intl")
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
