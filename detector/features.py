@@ -62,7 +62,7 @@ class StepBuffer:
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
-                 "answerable_codes", "signed_links")
+                 "answerable_codes", "feedless_codes", "signed_links")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -88,6 +88,9 @@ class StepBuffer:
         # Of those, the ones whose account's verifications reach the detector: codes
         # that would show as entered if they were asked for.
         self.answerable_codes = 0
+        # And the ones whose account's verifications do not: nobody can say whether
+        # they were entered.
+        self.feedless_codes = 0
         # Fingerprints of bodies whose links the text signs as the sender's own site
         # (see ScopeState.own_sites): None until one is sent, as in most steps.
         self.signed_links: dict[int, int] | None = None
@@ -117,10 +120,13 @@ class StepBuffer:
         if self.code_senders is not None and (
                 category == "otp" or (category != "marketing" and ev.code_like)):
             _bump(self.code_senders, ev.account_id)
-            if ev.feed_live and (category == "otp" or ev.body_fingerprint):
-                # Its account would report the code entered, and it is one: an OTP, or a
-                # text that carries a code (a bare uncategorised send could be anything).
-                self.answerable_codes += 1
+            if category == "otp" or ev.body_fingerprint:
+                # A code: an OTP, or a text that carries one (a bare uncategorised send
+                # could be anything). Would its account report it entered?
+                if ev.feed_live:
+                    self.answerable_codes += 1
+                else:
+                    self.feedless_codes += 1
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's
         # verifications reach the detector.

@@ -49,6 +49,7 @@ from detector.features import (
     VERIFIED_NUMBERS,
 )
 from detector.scopes import (
+    FEEDLESS_PERSISTENT_CODES,
     MINUTE_MS,
     NOVELTY_MINUTES,
     PERSISTENT_CODES,
@@ -234,12 +235,14 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
             finding = _finding(BOMBING, get("unanswered") + vol, state, signals, step, ctx,
                                ("unanswered", "volume", "conversion"), None)
             finding.warn_only()
-            last, before = state.unanswered_hours(step)
+            last, before, fed = state.persistent_codes(step) or (0, 0, True)
+            # (Codes from a service without a verification feed may have been entered;
+            # only twice the pace counts, and on-call should know which it was.)
+            name, pace = (("codes_unanswered", PERSISTENT_CODES) if fed
+                          else ("codes_no_verification_feed", FEEDLESS_PERSISTENT_CODES))
             finding.evidence[1:1] = [
-                {"feature": "codes_unanswered_last_hour", "value": last,
-                 "baseline": PERSISTENT_CODES - 1},
-                {"feature": "codes_unanswered_hour_before", "value": before,
-                 "baseline": PERSISTENT_CODES - 1}]
+                {"feature": f"{name}_last_hour", "value": last, "baseline": pace - 1},
+                {"feature": f"{name}_hour_before", "value": before, "baseline": pace - 1}]
             return finding
         return None
     t = bar(TAKEOVER)

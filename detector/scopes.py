@@ -193,6 +193,10 @@ SEVERAL_SERVICES = 3
 # none entered, are someone else's doing (a form fired slowly, or a retry loop gone
 # wrong), whatever one service's traffic around them looks like.
 PERSISTENT_CODES = 6
+# Codes from services whose verifications never reach the detector could each have been
+# entered: only twice the pace a resend limit allows, two hours running, is nobody's
+# asking (a slow bomber through a login form with no feed, or a monitor's test handset).
+FEEDLESS_PERSISTENT_CODES = 2 * PERSISTENT_CODES
 # A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
@@ -321,9 +325,9 @@ class ScopeState:
         self.repeated_numbers: dict[str, int] = {}
         # A number's: (step, account, texts that may be codes) over the last hour.
         self.hour_codes: deque[tuple[int, str, int]] | None = None
-        # A number's: (step, codes whose account reports verifications) since it last
-        # entered a code, over two hours.
-        self.unanswered: deque[tuple[int, int]] | None = None
+        # A number's: (step, codes whose account reports verifications, codes whose
+        # account does not) since it last entered a code, over two hours.
+        self.unanswered: deque[tuple[int, int, int]] | None = None
         self.seen_countries: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self.seen_ips: dict[str, int] = {}
@@ -456,8 +460,10 @@ class ScopeState:
                 self.hour_codes = deque()
             self.hour_codes.extend((step, account, n) for account, n in buf.code_senders.items())
             self._forget_hour_codes(step)
-        if self.kind.counts_services and (buf.answerable_codes or self.unanswered):
-            self._close_unanswered(step, buf.answerable_codes, v[VERIFIED])
+        if self.kind.counts_services and (buf.answerable_codes or buf.feedless_codes
+                                          or self.unanswered):
+            self._close_unanswered(step, buf.answerable_codes, buf.feedless_codes,
+                                   v[VERIFIED])
         if v[DLRS]:
             self.reported = True
         if self.kind.carrier:
@@ -557,14 +563,15 @@ class ScopeState:
         _forget_older(recent, step - 10 * self.steps_per_min)
         buf.values[DUP_BODY] = dup
 
-    def _close_unanswered(self, step: int, codes: int, entered: float) -> None:
+    def _close_unanswered(self, step: int, codes: int, feedless: int, entered: float
+                          ) -> None:
         if entered:  # its owner entered a code: whatever came before was asked for
             self.unanswered = None
             return
         if self.unanswered is None:
             self.unanswered = deque()
-        if codes:
-            self.unanswered.append((step, codes))
+        if codes or feedless:
+            self.unanswered.append((step, codes, feedless))
         _forget_steps(self.unanswered, step - 120 * self.steps_per_min)
 
     # -- judging ---------------------------------------------------------
@@ -666,9 +673,20 @@ class ScopeState:
 
     def pestered(self, step: int) -> bool:
         """Has the number been sent ``PERSISTENT_CODES`` codes or more in each of the last
-        two hours by accounts that report verifications, and entered none?"""
-        return (self.unanswered is not None
-                and min(self.unanswered_hours(step)) >= PERSISTENT_CODES)
+        two hours by accounts that report verifications (or twice that by accounts that
+        do not), and entered none?"""
+        return self.unanswered is not None and self.persistent_codes(step) is not None
+
+    def persistent_codes(self, step: int) -> tuple[int, int, bool] | None:
+        """The codes of the last hour and of the hour before if they are persistent
+        (see :meth:`pestered`), and whether their accounts report verifications."""
+        last, before = self.unanswered_hours(step)
+        if min(last, before) >= PERSISTENT_CODES:
+            return last, before, True
+        last, before = self.unanswered_hours(step, feedless=True)
+        if min(last, before) >= FEEDLESS_PERSISTENT_CODES:
+            return last, before, False
+        return None
 
     def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
         """Judge once a minute, or at once when this step alone is a burst.
@@ -792,10 +810,10 @@ class ScopeState:
     def _unanswered_signal(self, step: int) -> Signal | None:
         """A number's codes over two hours, none entered, against what the population's
         numbers receive in two hours (once it is :meth:`pestered`)."""
-        hours = self.unanswered_hours(step)
-        if min(hours) < PERSISTENT_CODES:
+        persistent = self.persistent_codes(step)
+        if persistent is None:
             return None
-        codes = sum(hours)
+        codes = persistent[0] + persistent[1]
         expected = 120 * self.kind.prior_rate_per_min
         return Signal(poisson_surprise(codes, expected), codes, expected)
 
@@ -1034,12 +1052,15 @@ class ScopeState:
         return (len({account for _, account, _ in self.hour_codes}),
                 sum(n for _, _, n in self.hour_codes))
 
-    def unanswered_hours(self, step: int) -> tuple[int, int]:
-        """Codes sent to this number by accounts that report verifications, in the hour
-        ending at ``step`` and in the hour before, since it last entered a code."""
+    def unanswered_hours(self, step: int, feedless: bool = False) -> tuple[int, int]:
+        """Codes sent to this number by accounts that report verifications (``feedless``:
+        that do not), in the hour ending at ``step`` and in the hour before, since it
+        last entered a code."""
         hour = step - 60 * self.steps_per_min
         last = before = 0
-        for at, n in self.unanswered or ():
+        column = 2 if feedless else 1
+        for entry in self.unanswered or ():
+            at, n = entry[0], entry[column]
             if at > hour:
                 last += n
             elif at > hour - 60 * self.steps_per_min:

@@ -800,6 +800,48 @@ def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> No
     assert not [c for c in commands_of(records) if victim in str(c["scope"])]
 
 
+def _app_without_feed(rng: random.Random, minutes: int) -> list[dict]:
+    """The same app, but its verifications never reach the detector."""
+    return [r for r in _app_with_feed(rng, minutes) if r["topic"] != "sms.verify"]
+
+
+def _slow_codes(rng: random.Random, start: float, minutes: float, gaps: tuple[float, float]
+                ) -> list[float]:
+    times, t = [], start
+    while t < start + minutes:
+        times.append(t)
+        t += rng.uniform(*gaps)
+    return times
+
+
+def test_without_a_verification_feed_twice_a_resend_limit_s_pace_is_bombing() -> None:
+    """A code every two and a half to five and a half minutes for three hours through an
+    app whose verifications the detector never sees: any one of them may have been
+    entered, but no person asks for fifteen codes an hour, hour after hour."""
+    rng = random.Random(17)
+    victim, start = "+447400999611", 30.0
+    records = _app_without_feed(rng, 220) + _codes_asked(
+        rng, victim, _slow_codes(rng, start, 180, (2.5, 5.5)))
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert found and min(a["ts"] for a in found) - T0 <= (start + 125) * MINUTE
+    assert any(e["feature"] == "codes_no_verification_feed_hour_before" and e["value"] >= 12
+               for a in found for e in a["evidence"])
+    assert {a["severity"] for a in found} == {"warning"}
+    assert not [c for c in commands_of(records) if victim in str(c["scope"])]
+
+
+def test_without_a_feed_a_pace_a_person_could_keep_up_is_no_bombing() -> None:
+    """Eight codes an hour for three hours: past what a person entering none asks for
+    (see the test above with a feed), but without a feed nobody knows none was entered."""
+    rng = random.Random(17)
+    person = "+447400999622"
+    records = _app_without_feed(rng, 220) + _codes_asked(
+        rng, person, _slow_codes(rng, 30.0, 180, (6.5, 8.5)))
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+                and a["entity"] == {"type": "destination", "id": person}]
+
+
 def test_bare_notices_to_one_number_for_hours_are_no_bombing() -> None:
     """No category, no body: a notice every four minutes for three hours (a courier's
     tracking updates, say) may be anything, and is not counted as codes unanswered."""
