@@ -644,7 +644,9 @@ class FamilyProcessor:
             spread = scope.dear_spread(step, entity.scopes.values())
             if spread is not None:
                 signals["dear_countries"] = spread
-            opening = scope.dear_opening(step, account, entity.scopes.values())
+            opening = scope.dear_opening(
+                step, account, entity.scopes.values(),
+                account is not None and met_at_startup(account, self.started_ms))
             if opening is not None:
                 # (A country whose sends do not say their price may be dear or not.)
                 priced = bool(scope.segment_price())

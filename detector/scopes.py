@@ -616,7 +616,8 @@ class ScopeState:
         return Signal(others * each, others + 1.0, 1.0)
 
     def dear_opening(self, step: int, account: ScopeState | None,
-                     siblings: Iterable[ScopeState] = ()) -> Signal | None:
+                     siblings: Iterable[ScopeState] = (), met_at_start: bool = False
+                     ) -> Signal | None:
         """How unlikely it is that this many of an account's last ten minutes' sends go
         to this high-priced country, new to it, and to the others it opened with it
         (``siblings``: the account's scopes), when honest accounts send a small share of
@@ -631,14 +632,15 @@ class ScopeState:
         if not self.opens_dear_country(step, unpriced=True):
             return None
         # ``account``: the account-wide scope this one belongs to.
-        if account is None or not self.opened_late(account):
+        if account is None or not self.opened_late(account, step, met_at_start):
             return None
         # Only siblings that closed a step in the last minute (see dear_spread).
         recent = step - self.steps_per_min
         here = self.sums.total_of(W10, SENDS) + sum(
             s.sums.total_of(W10, SENDS) for s in siblings
             if s is not self and s.last_closed is not None and s.last_closed > recent
-            and s.opens_dear_country(step, unpriced=True) and s.opened_late(account))
+            and s.opens_dear_country(step, unpriced=True)
+            and s.opened_late(account, step, met_at_start))
         total = max(account.sums.total_of(W10, SENDS), here)
         # Against the population's share, never learnt (a first hour has no history),
         # and only a move of real size counts (the share baselines' minimum effect).
@@ -646,17 +648,21 @@ class ScopeState:
         return Signal(usual.score(here, total), share(here, total),
                       usual.prior)
 
-    def opened_late(self, account: ScopeState) -> bool:
+    def opened_late(self, account: ScopeState, step: int, met_at_start: bool) -> bool:
         """Did this account x country scope begin when its account (the account-wide
         scope) had a past: many numbers texted, or an hour of texting (a small shop's few
-        customers)? Only then is the country one the account opened; the countries of its
-        first hour (the detector's, for an account met as it starts) are where it was
-        already sending."""
+        customers)? Only then is the country one the account opened. An account met as
+        the detector started (``met_at_start``) was sending before: the countries of its
+        first hour here are where it already sent. One that appeared later began here:
+        once it is an hour old, what it still sends to a country its first hour opened
+        counts too."""
         if self.first_step is None or account.first_step is None:
             return False
-        return (self.history_before >= ESTABLISHED_DESTINATIONS
+        if (self.history_before >= ESTABLISHED_DESTINATIONS
                 or self.first_step - account.first_step
-                >= NOVELTY_MINUTES * self.steps_per_min)
+                >= NOVELTY_MINUTES * self.steps_per_min):
+            return True
+        return not met_at_start and not account.young(step)
 
     def ready(self) -> bool:
         total = self.sums.total_of

@@ -1477,6 +1477,25 @@ def test_dear_countries_opened_together_count_as_one_opening(ranges: tuple,
     assert all(a["severity"] == "warning" and a["action"] == "none" for a in alerts)
 
 
+def test_an_account_that_began_mid_stream_opens_the_countries_of_its_first_hour(
+        ) -> None:
+    """An account that appears well after the detector started, texts home once, then
+    sends nothing but codes to a dear country, no feed: no past the detector missed.
+    Once it is an hour old, that country is one it opened, and a warning."""
+    rng = random.Random(25)
+    records = _unlabelled_traffic(rng, "acct_busy", "+44740013", HOME_PRICE, T0, 400,
+                                  30_000, "gb-main")
+    records += _unlabelled_traffic(rng, "acct_late", "+44740012", HOME_PRICE, ATTACK_START,
+                                   1, 60_000, "gb-main")
+    records += _unlabelled_traffic(rng, "acct_late", "+99670005", KG_PRICE,
+                                   ATTACK_START + 5 * MINUTE, 450, 12_000, "kg-direct")
+    records.sort(key=lambda r: r["value"]["ts"])
+    alerts = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+              and a["account_id"] == "acct_late"]
+    assert alerts and min(a["ts"] for a in alerts) - ATTACK_START <= 65 * MINUTE
+    assert all(a["severity"] == "warning" and a["action"] == "none" for a in alerts)
+
+
 def test_countries_an_account_texts_from_its_first_minutes_are_not_opened() -> None:
     """Met as the detector starts, an account texts two dear countries beside its home
     from its first minutes, bare and unpriced: they are where it was already sending,
