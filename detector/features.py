@@ -46,7 +46,12 @@ CODED_OTHER = 25
 OPT_OUT_URL = 26
 # Sends whose links go to a site the sender or the text names (see detector.body).
 OWN_SITE_URL = 27
-WIDTH = 28
+# Sends through a key the account has used for over an hour, from a network new to it,
+# with links to a site it never linked to that neither the text nor the sender names,
+# and no way to stop the texts (see ScopeState._close_stranger_links): STRANGER_LINKS;
+# those of them to numbers the account never texted: STRANGER_LURES.
+STRANGER_LINKS, STRANGER_LURES = 28, 29
+WIDTH = 30
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -62,7 +67,7 @@ class StepBuffer:
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
-                 "answerable_codes", "feedless_codes", "signed_links")
+                 "answerable_codes", "feedless_codes", "signed_links", "keyed_links")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -94,6 +99,11 @@ class StepBuffer:
         # Fingerprints of bodies whose links the text signs as the sender's own site
         # (see ScopeState.own_sites): None until one is sent, as in most steps.
         self.signed_links: dict[int, int] | None = None
+        # Sends with a key, an address and a link that is not the sender's own nor
+        # offers an opt-out: (network, key, body fingerprint, number), for the scopes
+        # that track origin (see ScopeState._close_stranger_links); None until one is
+        # sent, as in most steps.
+        self.keyed_links: list[tuple[str, str, int, str]] | None = None
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -167,7 +177,14 @@ class StepBuffer:
             if ev.api_key_id:
                 _bump(self.keys, ev.api_key_id)
             if ev.source_ip:
-                _bump(self.ips, source_network(ev.source_ip))
+                network = source_network(ev.source_ip)
+                _bump(self.ips, network)
+                if (ev.api_key_id and ev.has_url and not ev.own_link
+                        and not ev.opt_out_link):
+                    if self.keyed_links is None:
+                        self.keyed_links = []
+                    self.keyed_links.append((network, ev.api_key_id, fingerprint,
+                                             destination))
 
     def add_dlr(self, ev: DlrEvent) -> None:
         if ev.status == "expired":

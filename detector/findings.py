@@ -44,6 +44,8 @@ from detector.features import (
     OPT_OUT_URL,
     OTP,
     OWN_SITE_URL,
+    STRANGER_LINKS,
+    STRANGER_LURES,
     URL,
     VERIFIED,
     VERIFIED_NUMBERS,
@@ -77,6 +79,11 @@ MIN_BOMBED_NUMBERS = 3
 # Share of a step's sends from networks new to the account above which the account is
 # all the hijacker's (see _whole_account_taken).
 STRANGERS_ONLY = 0.9
+# A stolen key's lures at the account's pace (see _stolen_key_lures): this many in an
+# hour, to numbers the account never texted (all but a tenth: a bought list, where an
+# owner's campaign reaches its customers too).
+STOLEN_KEY_LURES = 10
+NEVER_TEXTED_SHARE = 0.9
 MIN_ROTATED_SENDS = 5  # keyed sends in that step: a few sends say nothing of rotation
 # Share of a burst's sends linking to the account's own site (see _own_campaign).
 OWN_CAMPAIGN_SHARE = 0.5
@@ -383,6 +390,23 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                            ctx, ("new_key", "new_ip", "new_country", "volume"), None)
         finding.warn_only()
         return finding
+    if kind == "account" and vol < t / 2 and _stolen_key_lures(state):
+        # A hijacker at the account's pace with a key it stole: its lures are a share of
+        # the account's traffic too small to move any one signal, but each carries every
+        # mark at once (see ScopeState._close_stranger_links), and nearly all go to
+        # numbers the account never had. For a person to look at (the owner's own
+        # traffic goes through the same key), not for the gateway to block.
+        lures, links = (state.sums.total_of(W60, STRANGER_LURES),
+                        state.sums.total_of(W60, STRANGER_LINKS))
+        finding = _finding(TAKEOVER, max(t, origin + get("new_link")), state, signals, step,
+                           ctx, ("new_ip", "new_link", "foreign_url", "new_destination",
+                                 "volume"), None)
+        finding.warn_only()
+        finding.evidence[:0] = [
+            {"feature": "stranger_lures_1h", "value": lures, "baseline": STOLEN_KEY_LURES - 1},
+            {"feature": "stranger_lures_to_new_numbers_share", "value": _round(lures / links),
+             "baseline": NEVER_TEXTED_SHARE}]
+        return finding
     t = bar(SPAM)
     # Lures from a stranger: links to a site the account never linked to, sent with a
     # key or from an address it never used. That needs no volume: a ring spreading its
@@ -554,6 +578,15 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     if state.kind.track_origin and not state.seen_ips:
         return get("new_key")
     return get("new_ip")
+
+
+def _stolen_key_lures(state: ScopeState) -> bool:
+    """Has the last hour carried ``STOLEN_KEY_LURES`` sends with a stolen key's marks
+    (see ScopeState._close_stranger_links), nearly all to numbers the account never
+    texted?"""
+    window = state.sums.totals(W60)
+    lures = window[STRANGER_LURES]
+    return lures >= STOLEN_KEY_LURES and lures >= NEVER_TEXTED_SHARE * window[STRANGER_LINKS]
 
 
 def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:

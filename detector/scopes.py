@@ -42,6 +42,8 @@ from detector.features import (
     SENDS,
     SEQUENTIAL,
     SEQUENTIAL_DISTANCE,
+    STRANGER_LINKS,
+    STRANGER_LURES,
     URL,
     VERIFIED,
     VERIFIED_NUMBERS,
@@ -398,8 +400,9 @@ class ScopeState:
                 # country new to an established account, not the start of the stream.
                 self.history_before = seen.count + (
                     seen.capacity if seen.previous is not None else 0)
+        novel: set[str] | None = None
         if self.kind.track_destinations and buf.destinations:
-            self._close_destinations(step, buf, seen)
+            novel = self._close_destinations(step, buf, seen)
         if self.kind.track_bodies and buf.fingerprints:
             self._close_bodies(step, buf)
             if buf.signed_links:
@@ -451,6 +454,8 @@ class ScopeState:
                 v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
                 v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks,
                                                     settled)
+        if buf.keyed_links and self.kind.track_origin and not self.young(step):
+            self._close_stranger_links(step, buf, novel or set())
         if self.kind.track_origin and v[SENDS]:
             self.last_step_strangers = v[NEW_IP] / v[SENDS]
         if self.kind.attributes_accounts and buf.accounts:
@@ -509,13 +514,18 @@ class ScopeState:
         return None
 
     def _close_destinations(self, step: int, buf: StepBuffer,
-                            seen: DestinationMemory | None) -> None:
+                            seen: DestinationMemory | None) -> set[str] | None:
+        """Count the step's new and sequential numbers; return the new ones when the
+        step sent links that may be lures (see _close_stranger_links)."""
         v = buf.values
+        novel: set[str] | None = set() if buf.keyed_links else None
         if seen is not None:
             new = 0  # a plain loop: no generator per close
             for d, c in buf.destinations.items():
                 if not seen.add(d):
                     new += c
+                    if novel is not None:
+                        novel.add(d)
             v[NEW_DEST] = new
         # A sorted pool of the last ten minutes' numbers (a slow ramp sends one number
         # a minute or two), kept incrementally: sorting
@@ -531,6 +541,30 @@ class ScopeState:
             insort(pool, n)
         v[SEQUENTIAL] = sequential_count(buf.destinations, pool)
         self.last_step_destinations = buf.destinations
+        return novel
+
+    def _close_stranger_links(self, step: int, buf: StepBuffer, novel: set[str]) -> None:
+        """Count the step's links sent with a stolen key's marks, and those of them to
+        numbers the account never texted (``novel``).
+
+        A key the account has used for over an hour, used now from a network it never
+        sent from, to link to a site it never linked to, that the text does not name,
+        offering no way to stop the texts: a hijacker's lure sent with the owner's
+        credentials, whatever the pace. Each mark alone is an ordinary change (servers
+        move, campaigns link somewhere new); in the same sends they are a stranger. An
+        owner's new campaign tool writes to the account's own customers too; a
+        hijacker's list is numbers the account never had.
+        """
+        horizon = step - NOVELTY_MINUTES * self.steps_per_min
+        links = lures = 0
+        for network, key, fingerprint, number in buf.keyed_links or ():
+            if (self.seen_keys.get(key, step) <= horizon
+                    and self.seen_ips.get(network, horizon) > horizon
+                    and self.seen_links.get(fingerprint, horizon) > horizon):
+                links += 1
+                lures += number in novel
+        buf.values[STRANGER_LINKS] = links
+        buf.values[STRANGER_LURES] = lures
 
     def _close_error_codes(self, step: int, buf: StepBuffer) -> None:
         """Remember which codes the route returns, and the failures under new ones.

@@ -262,6 +262,45 @@ def test_the_lender_s_own_offer_to_new_numbers_is_no_spam() -> None:
     assert not [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
 
 
+def _lender_s_key_from_elsewhere(to_borrowers: bool) -> list[dict]:
+    """The lender as above, two texts a minute to its borrowers. Two hours in, its key
+    is used from a network it never sent from: a loan lure every two minutes for an
+    hour, linking to a site it never linked to, to bought numbers (or, the owner's new
+    campaign tool, to its own borrowers). Half its pace: no signal moves far."""
+    rng = random.Random(13)
+    borrowers = [f"+923001{n:06d}" for n in rng.sample(range(1_000_000), 400)]
+    lender = _texts_of("lender", category="transactional")
+    records = [lender(T0 + n * 30_000 + rng.randrange(30_000), f"r{n}",
+                      rng.choice(borrowers), f"Lendo: received Rs {rng.randrange(500, 9_000)}"
+                      ", thank you") for n in range(400)]
+    elsewhere = _texts_of("lender", category="transactional", source_ip="203.0.113.7")
+    records += [elsewhere(T0 + 120 * MINUTE + n * 2 * MINUTE + rng.randrange(MINUTE), f"x{n}",
+                          rng.choice(borrowers) if to_borrowers
+                          else f"+923451{rng.randrange(10**6):06d}",
+                          f"Instant loan Rs 50,000 approved, no documents: https://qk-loan{n % 3}"
+                          f".top/{n}") for n in range(30)]
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+@pytest.mark.parametrize("to_borrowers", [False, True])
+def test_a_stolen_key_s_lures_at_the_account_s_pace_are_a_warning(to_borrowers: bool
+                                                                   ) -> None:
+    """The key the account always used, a network it never sent from, a site it never
+    linked to and the texts do not name, no opt-out, all in the same texts: a stranger
+    with the owner's key, whatever the pace, once ten of them have gone to numbers the
+    account never had. Sent to its own borrowers they are the owner's new tool."""
+    records = _lender_s_key_from_elsewhere(to_borrowers)
+    found = [a for a in alerts_of(records) if a["kind"] == "account_takeover"
+             and a["account_id"] == "lender"]
+    if to_borrowers:
+        assert not found
+        return
+    assert found and min(a["ts"] for a in found) - (T0 + 120 * MINUTE) <= 30 * MINUTE
+    first = min(found, key=lambda a: a["ts"])
+    assert first["severity"] == "warning" and first["action"] == "none"
+    assert "stranger_lures_1h" in {e["feature"] for e in first["evidence"]}
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
@@ -536,15 +575,19 @@ def test_a_hijacker_keeping_to_the_account_s_pace_is_a_takeover_held_to_his_coun
     assert scopes == {(("account_id", "shop"), ("country", "ID"))}
 
 
-@pytest.mark.parametrize(("server", "link", "abroad"), [
-    ("10.0.0.7", "https://shop-parcel.live/x", True),  # its own server: a new market
-    ("185.220.101.4", "https://shop-parcel.live/x", False),  # no new country
-    ("185.220.101.4", SHOP_SITE.format("x"), True),  # its own site: new servers abroad
+@pytest.mark.parametrize(("server", "link", "abroad", "warned"), [
+    ("10.0.0.7", "https://shop-parcel.live/x", True, False),  # own server: a new market
+    # No new country, but the shop's own key from a new network, linking to a site it
+    # never linked to, to numbers it never texted: a stolen key's lures (a warning).
+    ("185.220.101.4", "https://shop-parcel.live/x", False, True),
+    ("185.220.101.4", SHOP_SITE.format("x"), True, False),  # own site: new servers abroad
 ])
-def test_two_of_those_three_changes_are_no_takeover(server: str, link: str,
-                                                    abroad: bool) -> None:
-    alerts = alerts_of(_hijack_at_the_account_s_pace(server, link, abroad))
-    assert not [a for a in alerts if a["kind"] == "account_takeover"]
+def test_two_of_those_three_changes_are_no_takeover_to_act_on(
+        server: str, link: str, abroad: bool, warned: bool) -> None:
+    records = _hijack_at_the_account_s_pace(server, link, abroad)
+    found = [a for a in alerts_of(records) if a["kind"] == "account_takeover"]
+    assert bool(found) is warned
+    assert all(a["severity"] == "warning" and a["action"] == "none" for a in found)
 
 
 @pytest.mark.parametrize(("server", "abroad", "warned"), [
