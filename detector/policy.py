@@ -30,6 +30,9 @@ from detector.findings import ANOMALY, BOMBING, TAKEOVER, THROTTLED_KINDS, Findi
 from detector.signing import sign_command
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+# A warning-only episode's reminders come at the cooldown, then twice, four, eight and
+# sixteen times it (see Policy._reminder_steps).
+MAX_REMINDER_DOUBLINGS = 4
 ALERTS, THROTTLE = "sms.alerts", "sms.throttle"
 
 
@@ -153,7 +156,8 @@ class Policy:
         else:
             escalated = SEVERITY_RANK[severity] > SEVERITY_RANK[episode.severity]
             reminder = (finding.kind != ANOMALY
-                        and step - episode.last_alert_step >= self.cooldown_steps
+                        and step - episode.last_alert_step >= self._reminder_steps(
+                            finding, episode)
                         and SEVERITY_RANK[severity] >= SEVERITY_RANK[episode.severity])
             alert_due = escalated or reminder
             if escalated:
@@ -185,6 +189,16 @@ class Policy:
                     previous, step, ts, f"{finding.kind} on {finding.entity_type} "
                     f"{finding.entity_id} moved to {_canonical(narrowed['scope'])}"))
         return out
+
+    def _reminder_steps(self, finding: Finding, episode: Episode) -> int:
+        """Steps after an episode's last alert before it is repeated: the cooldown, or
+        for a finding that can never be more than a warning (for a person to look at),
+        twice as long at each repeat, up to ``MAX_REMINDER_DOUBLINGS`` times. A warning
+        that holds for hours (a delivery monitor's test handset sent codes all day) is
+        repeated a handful of times, not every quarter hour."""
+        if finding.max_severity is None:
+            return self.cooldown_steps
+        return self.cooldown_steps << min(max(episode.alerts - 1, 0), MAX_REMINDER_DOUBLINGS)
 
     def _narrow(self, episode: Episode, finding: Finding, ts: int) -> dict[str, Any] | None:
         """Give up a throttle's scope when the finding now proposes a narrower one.

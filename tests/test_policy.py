@@ -44,6 +44,24 @@ def test_one_alert_per_cooldown_while_the_finding_persists() -> None:
     assert all(a["severity"] == "warning" for a in alerts)
 
 
+def test_a_warning_only_episode_is_repeated_ever_less_often() -> None:
+    """A warning for a person to look at that holds all day (a monitor's test handset)
+    is repeated after the cooldown, then after twice, four, eight and sixteen times it:
+    six alerts in eight hours, not thirty-two. A finding that may be acted on keeps the
+    plain cooldown."""
+    config = Config()
+    cooldown_steps = config.policy.cooldown_s // STEP_S
+    until = 32 * cooldown_steps
+    policy, state, out = Policy(config), PolicyState(), []
+    for step in range(until):
+        finding = _finding(8.0, "sms_bombing", step)
+        finding.warn_only()
+        out += policy.step(state, [finding], step)
+    steps = [a["ts"] // 10_000 for a in _alerts(out)]
+    assert steps == [n * cooldown_steps for n in (0, 1, 3, 7, 15, 31)]
+    assert len(_alerts(_run(config, {s: 8.0 for s in range(until)}, until))) == 32
+
+
 def test_escalation_re_alerts_and_hardens_the_throttle() -> None:
     out = _run(Config(), {0: 8.0, 1: 8.0, 2: 30.0, 3: 30.0}, 4)
     assert [a["severity"] for a in _alerts(out)] == ["warning", "critical"]
