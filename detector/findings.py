@@ -390,14 +390,13 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
                            ctx, ("new_key", "new_ip", "new_country", "volume"), None)
         finding.warn_only()
         return finding
-    if kind == "account" and vol < t / 2 and _stolen_key_lures(state):
+    if kind == "account" and vol < t / 2 and (marked := _stolen_key_lures(state)):
         # A hijacker at the account's pace with a key it stole: its lures are a share of
         # the account's traffic too small to move any one signal, but each carries every
         # mark at once (see ScopeState._close_stranger_links), and nearly all go to
         # numbers the account never had. For a person to look at (the owner's own
         # traffic goes through the same key), not for the gateway to block.
-        lures, links = (state.sums.total_of(W60, STRANGER_LURES),
-                        state.sums.total_of(W60, STRANGER_LINKS))
+        lures, links = marked
         finding = _finding(TAKEOVER, max(t, origin + get("new_link")), state, signals, step,
                            ctx, ("new_ip", "new_link", "foreign_url", "new_destination",
                                  "volume"), None)
@@ -580,13 +579,16 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     return get("new_ip")
 
 
-def _stolen_key_lures(state: ScopeState) -> bool:
-    """Has the last hour carried ``STOLEN_KEY_LURES`` sends with a stolen key's marks
-    (see ScopeState._close_stranger_links), nearly all to numbers the account never
-    texted?"""
-    window = state.sums.totals(W60)
-    lures = window[STRANGER_LURES]
-    return lures >= STOLEN_KEY_LURES and lures >= NEVER_TEXTED_SHARE * window[STRANGER_LINKS]
+def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
+    """The last hour's sends with a stolen key's marks (see
+    ScopeState._close_stranger_links) to numbers the account never texted, and all of
+    them, if there were ``STOLEN_KEY_LURES`` of the first, nearly all of the second;
+    else None. (Read one column at a time: nearly every account judged has none.)"""
+    lures = state.sums.total_of(W60, STRANGER_LURES)
+    if lures < STOLEN_KEY_LURES:
+        return None
+    links = state.sums.total_of(W60, STRANGER_LINKS)
+    return (lures, links) if lures >= NEVER_TEXTED_SHARE * links else None
 
 
 def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from math import log10
 from operator import add
@@ -638,11 +638,7 @@ class ScopeState:
         """
         if not self.opens_dear_country(step):
             return None
-        # Only siblings that closed a step in the last minute: a scope's windows move
-        # when it closes, so a quiet one's would still hold sends long past.
-        recent = step - self.steps_per_min
-        others = sum(1 for s in siblings if s is not self and s.last_closed is not None
-                     and s.last_closed > recent and s.opens_dear_country(step))
+        others = sum(1 for _ in self._opening_siblings(step, siblings, unpriced=False))
         if not others:
             return None
         priors = self.kind.priors
@@ -668,19 +664,26 @@ class ScopeState:
         # ``account``: the account-wide scope this one belongs to.
         if account is None or not self.opened_late(account, step, met_at_start):
             return None
-        # Only siblings that closed a step in the last minute (see dear_spread).
-        recent = step - self.steps_per_min
         here = self.sums.total_of(W10, SENDS) + sum(
-            s.sums.total_of(W10, SENDS) for s in siblings
-            if s is not self and s.last_closed is not None and s.last_closed > recent
-            and s.opens_dear_country(step, unpriced=True)
-            and s.opened_late(account, step, met_at_start))
+            s.sums.total_of(W10, SENDS)
+            for s in self._opening_siblings(step, siblings, unpriced=True)
+            if s.opened_late(account, step, met_at_start))
         total = max(account.sums.total_of(W10, SENDS), here)
         # Against the population's share, never learnt (a first hour has no history),
         # and only a move of real size counts (the share baselines' minimum effect).
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
         return Signal(usual.score(here, total), share(here, total),
                       usual.prior)
+
+    def _opening_siblings(self, step: int, siblings: Iterable[ScopeState], unpriced: bool
+                          ) -> Iterator[ScopeState]:
+        """The other scopes of ``siblings`` in their first hour in a high-priced (or, with
+        ``unpriced``, an unpriced) country (see opens_dear_country). Only those that
+        closed a step in the last minute: a scope's windows move when it closes, so a
+        quiet one's would still hold sends long past."""
+        recent = step - self.steps_per_min
+        return (s for s in siblings if s is not self and s.last_closed is not None
+                and s.last_closed > recent and s.opens_dear_country(step, unpriced))
 
     def opened_late(self, account: ScopeState, step: int, met_at_start: bool) -> bool:
         """Did this account x country scope begin when its account (the account-wide
