@@ -183,6 +183,8 @@ SHARES_BY_KIND = {
 # not learnt.
 BATCHED_REPORTS_MINUTES = 3
 SLOW_REPORTS_MINUTES = 6
+# More reports than this a send over the hour: the scope does not see all its sends.
+REPORTS_PER_SEEN_SEND = 1.5
 REPORT_WAIT_ALPHA = 0.05
 RECENT_NUMBERS_MINUTES = 10  # sequential numbers: compare with the last ten minutes
 RECENT_CAP = 1024  # bounded memories of recent destinations, bodies, origins
@@ -824,7 +826,8 @@ class ScopeState:
                                     share(t10[REPEATS], t10[OTP]), RESEND_SHARE)
         # A route that dies shows in the last minutes long before it moves the 10-minute
         # share: judge 1, 3 and 10 minutes and keep the strongest.
-        delivered = strongest(self._delivered_signal(window, sees_sends=t10[SENDS] > 0)
+        sees_sends = self._sees_its_sends(t10)
+        delivered = strongest(self._delivered_signal(window, sees_sends)
                               for window in (t1, self.sums.totals(W3), t10))
         if delivered is not None:
             out["delivered"] = delivered
@@ -859,6 +862,21 @@ class ScopeState:
         codes = persistent[0] + persistent[1]
         expected = 120 * self.kind.prior_rate_per_min
         return Signal(poisson_surprise(codes, expected), codes, expected)
+
+    def _sees_its_sends(self, t10: list[float]) -> bool:
+        """Does this scope see the sends its reports are about?
+
+        The contract makes a send's route optional and a report's too: a gateway may
+        name the route on every report but on some accounts' sends only. Such a route
+        sees a fraction of its sends, and its reports outnumber them hour after hour
+        (a route that sees them all has about a report a send over the hour, late
+        tails and all). Its reports are then all its own: trimmed to the sends it
+        sees, the failures of a whole operator gone dark would be cut away.
+        """
+        if not t10[SENDS]:
+            return False
+        hour = self.sums.totals(W60)
+        return hour[DLRS] <= REPORTS_PER_SEEN_SEND * hour[SENDS]
 
     def _delivered_signal(self, window: list[float], sees_sends: bool) -> Signal | None:
         hits, trials = _own_reports(window, sees_sends)

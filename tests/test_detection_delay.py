@@ -432,6 +432,42 @@ def test_a_route_that_stops_reporting_is_found_though_one_sender_owned_its_failu
     assert "delivery_report_coverage" in {e["feature"] for e in found[0]["evidence"]}
 
 
+def _route_seeing_a_fraction_of_its_sends(fault_from: int | None) -> list[dict]:
+    """The quiet route of :func:`_route_traffic`, through a gateway that names the route
+    on one sender's sends only (the contract makes it optional) but on every report;
+    the other senders share their traffic with a second route, so their reports never
+    prove which route an unnamed send took. From ``fault_from``, one operator's range
+    (two in five of the route's numbers) comes back undelivered under a code the route
+    has always returned now and then."""
+    rng, out = random.Random(21), []
+    for r in _route_traffic(rng, 110, None, "30003"):
+        value = dict(r["value"])
+        faulty = (fault_from is not None and value["ts"] >= T0 + fault_from * MINUTE
+                  and int(value["destination"][-1]) < 4)
+        if r["topic"] == "sms.send" and value["account_id"] != "acct_0":
+            del value["route"]
+        elif r["topic"] == "sms.dlr" and faulty:
+            value.update(status="undelivered", error_code="30003")
+        out.append({"topic": r["topic"], "value": value})
+    for n in range(110 * 4):  # the senders' traffic over the second route, delivered
+        ts, account = T0 + n * 15_000 + rng.randrange(15_000), f"acct_{1 + n % 5}"
+        number, mid = f"+44740013{rng.randrange(10_000):04d}", f"o-{n}"
+        send = _send(ts, mid, account, number, HOME_PRICE, "gb-other", "transactional")
+        del send["value"]["route"]
+        out += [send, _dlr(ts + 4_000, mid, account, number, route="gb-other")]
+    return sorted(out, key=lambda r: r["value"]["ts"])
+
+
+def test_a_route_that_sees_a_fraction_of_its_sends_is_judged_on_all_its_reports() -> None:
+    """Its reports outnumber the sends it sees hour after hour: they are not the late
+    tail of a burst, and trimmed to those sends, an operator gone dark would vanish."""
+    fault_at = 90
+    _first_route_alert(_route_seeing_a_fraction_of_its_sends(fault_at), "gb-quiet",
+                       T0 + fault_at * MINUTE, within_minutes=5)
+    assert not [a for a in alerts_of(_route_seeing_a_fraction_of_its_sends(None))
+                if a["kind"] == "delivery_degradation"]
+
+
 def _codes_on_a_route_whose_reports_stop(entered: bool) -> list[dict]:
     """Four accounts' codes through gb-main, verified; from minute 90 the route's reports
     stop coming (and, unless ``entered``, its codes stop being entered too)."""
