@@ -6,8 +6,8 @@ share a 7-digit prefix and a length share their country, type and validity in
 every numbering plan ``phonenumbers`` knows (ranges are allocated in blocks).
 
 >>> info = NumberEnricher().lookup("+4915112345678")
->>> (info.country, info.calling_code, info.number_type)
-('DE', '49', 'mobile')
+>>> (info.country, info.calling_code, info.number_type, info.operator)
+('DE', '49', 'mobile', 'DE T-Mobile')
 >>> NumberEnricher().lookup("+99912") is None
 True
 
@@ -16,7 +16,7 @@ A number of a possible length that no range of its plan allocates, as far as
 its type unknown. Only numbers no plan could hold are refused.
 
 >>> NumberEnricher().lookup("+31671234567")
-NumberInfo(country='NL', calling_code='31', number_type='unknown')
+NumberInfo(country='NL', calling_code='31', number_type='unknown', operator='')
 >>> NumberEnricher().lookup("+2327749123") is None  # Sierra Leone numbers have 8 digits
 True
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, carrier
 
 # Country, type and validity are decided by the first digits; 8 characters is
 # '+' and 7 digits, deep enough for every plan's range blocks.
@@ -56,6 +56,9 @@ class NumberInfo:
     country: str  # ISO 3166 alpha-2, "ZZ" when the plan has no single region
     calling_code: str  # digits, no '+'
     number_type: str  # mobile, fixed, premium, voip or unknown
+    # The mobile operator its range was issued to, after its country ("GH MTN"); ""
+    # when phonenumbers does not say (fixed lines, plans without operator data).
+    operator: str = ""
 
 
 class NumberEnricher:
@@ -96,7 +99,9 @@ def _parse(destination: str) -> NumberInfo | None:
                           number_type="unknown")
     region = phonenumbers.region_code_for_number(number) or "ZZ"
     kind = _TYPE_NAMES.get(phonenumbers.number_type(number), "unknown")
-    return NumberInfo(country=region, calling_code=str(number.country_code), number_type=kind)
+    name = carrier.name_for_valid_number(number, "en") if kind == "mobile" else ""
+    return NumberInfo(country=region, calling_code=str(number.country_code), number_type=kind,
+                      operator=f"{region} {name}" if name else "")
 
 
 def _region_of(number: phonenumbers.PhoneNumber) -> str:

@@ -43,13 +43,13 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 22
+STATE_FORMAT = 23
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
 # What a carrier's fault shows: any of them off its normal by a real effect size keeps
 # the carrier's shares from learning and has it judged every step (ScopeState.faltering).
-DELIVERY_TRACES = ("delivered", "new_error_code", "dlr_coverage")
+DELIVERY_TRACES = ("delivered", "operator_delivered", "new_error_code", "dlr_coverage")
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.

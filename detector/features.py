@@ -67,7 +67,8 @@ class StepBuffer:
     __slots__ = ("values", "destinations", "fingerprints", "links", "callbacks", "keys", "ips",
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
-                 "answerable_codes", "feedless_codes", "signed_links", "keyed_links")
+                 "answerable_codes", "feedless_codes", "signed_links", "keyed_links",
+                 "operator_reports")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -87,6 +88,9 @@ class StepBuffer:
         # codes go unentered (a route's; see ScopeState.buffer): None elsewhere.
         self.code_accounts: dict[str, int] | None = None
         self.entered_accounts: dict[str, int] | None = None
+        # Sends, reports and delivered reports by operator ([sends, reports,
+        # delivered]), for a route's scope (see detector.operators): None elsewhere.
+        self.operator_reports: dict[str, list[int]] | None = None
         # Texts that may be codes, by sending account, for a number's own scope (see
         # ScopeState.buffer): None elsewhere.
         self.code_senders: dict[str, int] | None = None
@@ -118,6 +122,8 @@ class StepBuffer:
         v = self.values
         v[SENDS] += 1
         v[SEGMENTS] += ev.segments
+        if self.operator_reports is not None and ev.operator:
+            self._operator_tally(ev.operator)[0] += 1
         v[MONEY] += ev.price
         destination = ev.destination
         category = ev.category
@@ -201,6 +207,17 @@ class StepBuffer:
             v[FAILED] += 1
             _bump(self.error_codes, ev.error_code or ev.status)
             _bump(self.failed_accounts, ev.account_id)
+        if self.operator_reports is not None and ev.operator:
+            tally = self._operator_tally(ev.operator)
+            tally[1] += 1
+            if ev.status == "delivered":
+                tally[2] += 1
+
+    def _operator_tally(self, operator: str) -> list[int]:
+        tally = self.operator_reports.get(operator)  # type: ignore[union-attr]
+        if tally is None:
+            tally = self.operator_reports[operator] = [0, 0, 0]  # type: ignore[index]
+        return tally
 
     def add_verify(self, ev: VerifyEvent) -> None:
         self.values[VERIFY_ALL] += 1

@@ -178,7 +178,9 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
 
     if state.kind.carrier:
         t = bar(DEGRADATION)
-        failing = get("delivered")
+        # The route's share, or one operator's behind it (an interconnect that broke
+        # on its own moves the route's share by that operator's part of the traffic).
+        failing = max(get("delivered"), get("operator_delivered"))
         if failing >= 1:
             # More failures than usual, and failures under a code the route never
             # returned: two independent questions about the same reports, so their
@@ -199,8 +201,8 @@ def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
         drop = max(failing, get("dlr_coverage"), unentered)
         if drop >= t:
             finding = _finding(DEGRADATION, drop, state, signals, step, ctx,
-                               ("delivered", "dlr_coverage", "new_error_code", "conversion"),
-                               None)
+                               ("delivered", "operator_delivered", "dlr_coverage",
+                                "new_error_code", "conversion"), None)
             if drop > max(failing, unentered) and _codes_entered(signals):
                 _reports_lost_codes_entered(finding, signals["conversion"])
             return finding
@@ -737,6 +739,10 @@ def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Sign
         code = max(state.error_codes, key=lambda c: (state.error_codes[c], c))
         evidence.append({"feature": "top_error_code_share", "value": _round(
             state.error_codes[code] / total), "baseline": None, "error_code": code})
+    if kind == DEGRADATION and state.operators is not None:
+        for item in evidence:
+            if item["feature"] == "operator_delivered_rate":
+                item["operator"] = state.operators.worst_operator
     if state.kind.name == "route_country":
         # The route is the entity; the country is where it fails.
         country = state.scope_id.rsplit("|", 1)[1]
@@ -767,6 +773,7 @@ _FEATURE_NAMES = {
     "url": "url_share",
     "dup_body": "duplicate_body_share",
     "delivered": "delivered_rate",
+    "operator_delivered": "operator_delivered_rate",
     "dlr_coverage": "delivery_report_coverage",
     "new_error_code": "new_error_code_failure_share",
     "repeats": "repeat_code_share",

@@ -74,6 +74,7 @@ class SendEvent(_Record):
     country: str
     calling_code: str
     number_type: str
+    operator: str = ""  # see NumberInfo.operator
     api_key_id: str | None = None
     source_ip: str | None = None
     sender_id: str | None = None
@@ -109,6 +110,7 @@ class DlrEvent(_Record):
     status: str
     error_code: str | None = None
     route: str | None = None
+    operator: str = ""  # see NumberInfo.operator
     role: str = DLR
 
 
@@ -205,7 +207,7 @@ class RecordParser:
         return SendEvent(
             message_id=message_id, ts=ts, account_id=account_id, destination=destination,
             country=info.country, calling_code=info.calling_code, number_type=info.number_type,
-            api_key_id=_optional_id(value, "api_key_id"),
+            operator=info.operator, api_key_id=_optional_id(value, "api_key_id"),
             source_ip=_optional_id(value, "source_ip"),
             sender_id=sender_id,
             category=category,
@@ -234,6 +236,7 @@ class RecordParser:
             message_id=message_id, ts=ts, account_id=account_id, destination=destination,
             country=info.country, status=status,
             error_code=_optional_id(value, "error_code"), route=_optional_id(value, "route"),
+            operator=info.operator,
         )
 
     def _verify(self, value: Mapping[str, Any]) -> VerifyEvent:

@@ -52,6 +52,7 @@ from detector.features import (
     sequential_count,
     share,
 )
+from detector.operators import OperatorDelivery
 from detector.sketches import DestinationMemory
 from detector.windows import SlidingSums
 from models.halfspace import SquashedHalfSpaceTrees
@@ -377,6 +378,9 @@ class ScopeState:
         # quiet route crosses the bar on one step's reports, not on the minute's.
         self.faltering = False
         self.history_before = 0  # the account's distinct numbers when this scope began
+        # Routes: delivery by the operator behind each number (built with its first
+        # report naming one).
+        self.operators: OperatorDelivery | None = None
 
     # -- gathering -------------------------------------------------------
     def buffer(self, step: int) -> StepBuffer:
@@ -385,6 +389,8 @@ class ScopeState:
             buf = self.open[step] = StepBuffer()
             if self.kind.carrier:
                 buf.code_accounts, buf.entered_accounts = {}, {}
+                if self.kind.name == "route":
+                    buf.operator_reports = {}
             elif self.kind.counts_services:
                 buf.code_senders = {}
         return buf
@@ -481,6 +487,10 @@ class ScopeState:
                 self._close_error_codes(step, buf)
         if buf.failed_accounts:
             _decay_into(self.failing_accounts, buf.failed_accounts)
+        if buf.operator_reports:
+            if self.operators is None:
+                self.operators = OperatorDelivery(10 * self.steps_per_min, self.delivered.mean)
+            self.operators.add_step(step, buf.operator_reports)
         if buf.code_accounts or buf.entered_accounts:
             _decay_into(self.code_accounts, buf.code_accounts or {})
             _decay_into(self.entered_accounts, buf.entered_accounts or {})
@@ -831,6 +841,10 @@ class ScopeState:
                               for window in (t1, self.sums.totals(W3), t10))
         if delivered is not None:
             out["delivered"] = delivered
+        if self.operators is not None:
+            worst = self.operators.worst(step, kind.min_dlrs, sees_sends)
+            if worst is not None:
+                out["operator_delivered"] = Signal(*worst[1:])
         if kind.name == "route" and self.novel_failures:
             # (A route's code is new to it, not to one of its countries: a country's
             # few failures would make every code the route returns look new there.)
@@ -1043,6 +1057,8 @@ class ScopeState:
             if not flagged:
                 self._learn_report_wait(self.unlearnt_wait)
             self.unlearnt_wait = None
+        if self.operators is not None and (flagged or self.faltering or span <= 0):
+            self.operators.skip_lesson()
         if flagged or span <= 0:
             return
         ts = (step + 1) * self.step_ms
@@ -1064,6 +1080,8 @@ class ScopeState:
             return
         if pending[DLRS]:
             self.delivered.learn(pending[DELIVERED], pending[DLRS])
+        if self.operators is not None:
+            self.operators.learn()
         # (One component first: most lessons are of scopes without codes, and a lesson
         # that was not judged has no window vector at hand to read it from.)
         if self.kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 1:

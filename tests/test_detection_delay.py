@@ -468,6 +468,49 @@ def test_a_route_that_sees_a_fraction_of_its_sends_is_judged_on_all_its_reports(
                 if a["kind"] == "delivery_degradation"]
 
 
+# A route into Germany: each operator's mobile range, its share of the route's
+# numbers, and the share of its messages delivered when all is well.
+DE_OPERATORS = (("+49151", 0.45, 0.97), ("+49176", 0.35, 0.65), ("+49172", 0.2, 0.97))
+
+
+def _route_into_germany(dark_from: int | None, minutes: int = 150) -> list[dict]:
+    """Six notices a minute through de-main, to T-Mobile, O2 and Vodafone numbers
+    (O2's list is old: a third of its numbers are dead); from minute ``dark_from``
+    the interconnect to Vodafone breaks, and every message to it comes back
+    undelivered under the code the route returns for any dead number."""
+    rng, records = random.Random(31), []
+    for n in range(minutes * 6):
+        ts, mid = T0 + n * 10_000 + rng.randrange(10_000), f"de-{n}"
+        head, _, delivers = rng.choices(DE_OPERATORS, [w for _, w, _ in DE_OPERATORS])[0]
+        number = f"{head}{rng.randrange(10**7):07d}"
+        dark = dark_from is not None and n >= dark_from * 6 and head == "+49172"
+        delivered = not dark and rng.random() < delivers
+        records += [_send(ts, mid, f"acct_{n % 5}", number, HOME_PRICE, "de-main",
+                          "transactional"),
+                    _dlr(ts + 5_000, mid, f"acct_{n % 5}", number,
+                         "delivered" if delivered else "undelivered",
+                         None if delivered else "30003", "de-main")]
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+def test_one_operator_gone_dark_behind_a_route_is_found() -> None:
+    """A fifth of the route's traffic failing moves its delivered share from 0.86 to
+    0.67: short of a fault the route's own share shows. Vodafone's share, 0.97 to 0,
+    shows at once, and the alert names the operator."""
+    dark_at = 90
+    first = _first_route_alert(_route_into_germany(dark_at), "de-main",
+                               T0 + dark_at * MINUTE, within_minutes=10)
+    operator = [e for e in first["evidence"] if e["feature"] == "operator_delivered_rate"]
+    assert operator and operator[0]["operator"] == "DE Vodafone"
+    assert operator[0]["value"] < operator[0]["baseline"] / 2
+
+
+def test_an_operator_that_always_delivers_less_is_no_fault() -> None:
+    """O2's old list delivers two in three, hour after hour: its own usual share."""
+    assert not [a for a in alerts_of(_route_into_germany(None))
+                if a["kind"] == "delivery_degradation"]
+
+
 def _codes_on_a_route_whose_reports_stop(entered: bool) -> list[dict]:
     """Four accounts' codes through gb-main, verified; from minute 90 the route's reports
     stop coming (and, unless ``entered``, its codes stop being entered too)."""
