@@ -46,7 +46,7 @@ CODED_OTHER = 25
 OPT_OUT_URL = 26
 # Sends whose links go to a site the sender or the text names (see detector.body).
 OWN_SITE_URL = 27
-# Sends through a key the account has used for over an hour, from a network new to it,
+# Sends through one of the account's keys, from a network new to it,
 # with links to a site it never linked to that neither the text nor the sender names,
 # and no way to stop the texts (see ScopeState._close_stranger_links): STRANGER_LINKS;
 # those of them to numbers the account never texted: STRANGER_LURES.

@@ -559,19 +559,20 @@ class ScopeState:
         """Count the step's links sent with a stolen key's marks, and those of them to
         numbers the account never texted (``novel``).
 
-        A key the account has used for over an hour, used now from a network it never
-        sent from, to link to a site it never linked to, that the text does not name,
+        An account's key (one it has used for long, or one made lately: a hijacker
+        with the console makes his own), used from a network the account never sent
+        from, to link to a site it never linked to, that the text does not name,
         offering no way to stop the texts: a hijacker's lure sent with the owner's
         credentials, whatever the pace. Each mark alone is an ordinary change (servers
         move, campaigns link somewhere new); in the same sends they are a stranger. An
-        owner's new campaign tool writes to the account's own customers too; a
-        hijacker's list is numbers the account never had.
+        owner's new campaign tool writes to the account's own customers too, and names
+        its site or offers an opt-out; a hijacker's list is numbers the account never
+        had.
         """
         horizon = step - NOVELTY_MINUTES * self.steps_per_min
         links = lures = 0
-        for network, key, fingerprint, number in buf.keyed_links or ():
-            if (self.seen_keys.get(key, step) <= horizon
-                    and self.seen_ips.get(network, horizon) > horizon
+        for network, _key, fingerprint, number in buf.keyed_links or ():
+            if (self.seen_ips.get(network, horizon) > horizon
                     and self.seen_links.get(fingerprint, horizon) > horizon):
                 links += 1
                 lures += number in novel

@@ -186,7 +186,8 @@ def _texts_of(account: str, **fields: str) -> Callable[[int, str, str, str], dic
     key, with ``fields`` set over the shop's."""
     def text(ts: int, mid: str, number: str, body: str) -> dict:
         record = _marketing(ts, mid, number, body)
-        record["value"].update(account_id=account, api_key_id=f"key_{account}", **fields)
+        record["value"].update({"account_id": account, "api_key_id": f"key_{account}",
+                                **fields})
         return record
     return text
 
@@ -262,18 +263,20 @@ def test_the_lender_s_own_offer_to_new_numbers_is_no_spam() -> None:
     assert not [a for a in alerts_of(records) if a["kind"] == "spam_burst"]
 
 
-def _lender_s_key_from_elsewhere(to_borrowers: bool) -> list[dict]:
+def _lender_s_key_from_elsewhere(to_borrowers: bool, new_key: bool = False) -> list[dict]:
     """The lender as above, two texts a minute to its borrowers. Two hours in, its key
-    is used from a network it never sent from: a loan lure every two minutes for an
-    hour, linking to a site it never linked to, to bought numbers (or, the owner's new
-    campaign tool, to its own borrowers). Half its pace: no signal moves far."""
+    (or, ``new_key``, one made in its console) is used from a network it never sent
+    from: a loan lure every two minutes for an hour, linking to a site it never linked
+    to, to bought numbers (or, the owner's new campaign tool, to its own borrowers).
+    Half its pace: no signal moves far."""
     rng = random.Random(13)
     borrowers = [f"+923001{n:06d}" for n in rng.sample(range(1_000_000), 400)]
     lender = _texts_of("lender", category="transactional")
     records = [lender(T0 + n * 30_000 + rng.randrange(30_000), f"r{n}",
                       rng.choice(borrowers), f"Lendo: received Rs {rng.randrange(500, 9_000)}"
                       ", thank you") for n in range(400)]
-    elsewhere = _texts_of("lender", category="transactional", source_ip="203.0.113.7")
+    elsewhere = _texts_of("lender", category="transactional", source_ip="203.0.113.7",
+                          **({"api_key_id": "key_lender_2"} if new_key else {}))
     records += [elsewhere(T0 + 120 * MINUTE + n * 2 * MINUTE + rng.randrange(MINUTE), f"x{n}",
                           rng.choice(borrowers) if to_borrowers
                           else f"+923451{rng.randrange(10**6):06d}",
@@ -282,14 +285,16 @@ def _lender_s_key_from_elsewhere(to_borrowers: bool) -> list[dict]:
     return sorted(records, key=lambda r: r["value"]["ts"])
 
 
+@pytest.mark.parametrize("new_key", [False, True])
 @pytest.mark.parametrize("to_borrowers", [False, True])
-def test_a_stolen_key_s_lures_at_the_account_s_pace_are_a_warning(to_borrowers: bool
-                                                                   ) -> None:
-    """The key the account always used, a network it never sent from, a site it never
-    linked to and the texts do not name, no opt-out, all in the same texts: a stranger
-    with the owner's key, whatever the pace, once ten of them have gone to numbers the
-    account never had. Sent to its own borrowers they are the owner's new tool."""
-    records = _lender_s_key_from_elsewhere(to_borrowers)
+def test_a_stolen_key_s_lures_at_the_account_s_pace_are_a_warning(to_borrowers: bool,
+                                                                   new_key: bool) -> None:
+    """The key the account always used (or one made in its console), a network it never
+    sent from, a site it never linked to and the texts do not name, no opt-out, all in
+    the same texts: a stranger with the owner's credentials, whatever the pace, once ten
+    of them have gone to numbers the account never had. Sent to its own borrowers they
+    are the owner's new tool."""
+    records = _lender_s_key_from_elsewhere(to_borrowers, new_key)
     found = [a for a in alerts_of(records) if a["kind"] == "account_takeover"
              and a["account_id"] == "lender"]
     if to_borrowers:
