@@ -51,7 +51,12 @@ OWN_SITE_URL = 27
 # and no way to stop the texts (see ScopeState._close_stranger_links): STRANGER_LINKS;
 # those of them to numbers the account never texted: STRANGER_LURES.
 STRANGER_LINKS, STRANGER_LURES = 28, 29
-WIDTH = 30
+# Sends of LONG_SEGMENTS segments or more: a text that long is a letter, not a notice;
+# an account whose notices grow that long at once has a template gone wrong (a terms
+# block pasted in, an emoji turning every text to UCS-2), paying several times over.
+LONG = 30
+WIDTH = 31
+LONG_SEGMENTS = 4
 
 # How close two numbers must be to count as "sequential" (one block of a range).
 SEQUENTIAL_DISTANCE = 10
@@ -122,6 +127,8 @@ class StepBuffer:
         v = self.values
         v[SENDS] += 1
         v[SEGMENTS] += ev.segments
+        if ev.segments >= LONG_SEGMENTS:
+            v[LONG] += 1
         if self.operator_reports is not None and ev.operator:
             self._operator_tally(ev.operator)[0] += 1
         v[MONEY] += ev.price

@@ -158,6 +158,32 @@ class Context:
 def judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
           ) -> Finding | None:
     """The most specific finding the signals support, or None."""
+    finding = _judge(state, signals, step, ctx)
+    if finding is None and "long" in signals:
+        finding = _texts_grown_long(state, signals, step, ctx)
+    return finding
+
+
+def _texts_grown_long(state: ScopeState, signals: dict[str, Signal], step: int,
+                      ctx: Context) -> Finding | None:
+    """An account whose texts are suddenly several segments long: a template gone wrong
+    (a terms block pasted in, an emoji turning every text to UCS-2) paying several
+    times over for the same traffic. Only once nothing else is found (a lure campaign
+    may be long too)."""
+    long_texts = signals["long"]
+    t = ctx.hold_threshold if ANOMALY in ctx.holding else ctx.threshold
+    if long_texts.surprise * ctx.sensitivity < t:
+        return None
+    finding = _finding(ANOMALY, long_texts.surprise * ctx.sensitivity, state, signals, step,
+                       ctx, ("long", "volume"), None)
+    sends = state.sends(W1)
+    finding.evidence.append({"feature": "segments_per_send_1m", "value": _round(
+        state.segments(W1) / sends) if sends else 0.0, "baseline": None})
+    return finding
+
+
+def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context
+           ) -> Finding | None:
     s = {name: sig.surprise * ctx.sensitivity for name, sig in signals.items()}
     conversion = signals.get("conversion")
     if (conversion is not None and conversion.value > COLLAPSED * conversion.baseline
@@ -769,6 +795,7 @@ _FEATURE_NAMES = {
     "new_ip": "new_source_ip_share",
     "new_link": "new_link_host_share",
     "new_callback": "new_callback_text_share",
+    "long": "long_text_share",
     "foreign_url": "foreign_link_share",
     "url": "url_share",
     "dup_body": "duplicate_body_share",

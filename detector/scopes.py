@@ -27,6 +27,7 @@ from detector.features import (
     DUP_BODY,
     FAILED,
     FOREIGN_URL,
+    LONG,
     MONEY,
     NEW_CALLBACK,
     NEW_COUNTRY,
@@ -162,6 +163,15 @@ SHARE_SIGNALS = {
     "foreign_url": (FOREIGN_URL, "up"),
     "new_callback": (NEW_CALLBACK, "up"),
 }
+# Long texts are judged on accounts, apart from the shares the half-space trees see (a
+# template's length says nothing of who sends it or to whom), and against the account's
+# own texts of the fifty minutes before the last ten: a template goes wrong at once,
+# whenever in the account's life, and a baseline learning its first hour would learn a
+# bug of that hour as its normal. That many sends before, or nothing to compare with.
+LONG_TEXT_KINDS = frozenset({"account"})
+LONG_TEXT_HISTORY_SENDS = 10
+LONG_TEXT_FLOOR = 0.02  # the usual share of long texts assumed when there were none
+MIN_LONG_TEXT_EFFECT = 0.3  # of the way from the usual share to all texts long
 SHARES_BY_KIND = {
     "account": ("url", "dup_body", "new_destination", "new_country", "sequential", "premium",
                 "new_key", "new_ip", "new_link", "foreign_url", "new_callback"),
@@ -786,6 +796,10 @@ class ScopeState:
                 out["volume"] = Signal(v10, t10[SENDS], self.rate.expected(ts, 10 * spm))
             for name in SHARES_BY_KIND[kind.name]:
                 out[name] = self._share_signal(name, t1, t10)
+            if kind.name in LONG_TEXT_KINDS and t10[LONG]:
+                long_texts = self._long_text_signal(t1, t10)
+                if long_texts is not None:
+                    out["long"] = long_texts
             if "sequential" in out:
                 out["sequential"] = strongest((out["sequential"], self._run_signal(step)))
             if kind.name in PRICED_KINDS and self.young(step):
@@ -1041,6 +1055,26 @@ class ScopeState:
         window = t1 if s1 >= s10 else t10
         return Signal(max(s1, s10), share(window[field_index], window[SENDS]), model.mean)
 
+    def _long_text_signal(self, t1: list[float], t10: list[float]) -> Signal | None:
+        """The share of long texts over the last minute and ten (the stronger),
+        against the fifty minutes before (see LONG_TEXT_KINDS)."""
+        hour = self.sums.totals(W60)
+        before = hour[SENDS] - t10[SENDS]
+        if before < LONG_TEXT_HISTORY_SENDS:
+            return None
+        usual = max((hour[LONG] - t10[LONG]) / before, LONG_TEXT_FLOOR)
+        best = None
+        for window in (t1, t10):
+            if not window[SENDS]:
+                continue
+            observed = window[LONG] / window[SENDS]
+            if observed < usual + MIN_LONG_TEXT_EFFECT * (1.0 - usual):
+                continue
+            surprise = binomial_surprise(window[LONG], window[SENDS], usual, upper=True)
+            if best is None or surprise > best.surprise:
+                best = Signal(surprise, observed, usual)
+        return best
+
     def _tree_features(self, signals: dict[str, Signal]) -> dict[str, float]:
         vol = signals["volume"]
         x = {"volume_ratio": vol.value / max(vol.baseline, 1e-6)}
@@ -1211,6 +1245,9 @@ class ScopeState:
 
     def sends(self, window: int = W1) -> float:
         return self.sums.totals(window)[SENDS]
+
+    def segments(self, window: int = W10) -> float:
+        return self.sums.total_of(window, SEGMENTS)
 
     def otp_sends(self) -> float:
         return self.sums.totals(W10)[OTP]

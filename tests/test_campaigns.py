@@ -652,3 +652,39 @@ def test_an_app_s_burst_of_spun_lures_is_spam() -> None:
              and a["account_id"] == "shop" and a["action"] != "none"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
     assert any(e["feature"] == "url_share" for a in found for e in a["evidence"])
+
+
+def _notices_growing_long(grown_from: int | None, segments: int = 1) -> list[dict]:
+    """A courier's delivery notices, three a minute, ``segments`` long; from minute
+    ``grown_from`` its template carries a terms block and an emoji: six segments each."""
+    rng = random.Random(17)
+    courier = _texts_of("courier", category="transactional")
+    records = []
+    for n in range(150 * 3):
+        minute = n // 3
+        record = courier(T0 + n * 20_000 + rng.randrange(20_000), f"n{n}",
+                         f"+447400{rng.randrange(10**6):06d}",
+                         f"Your parcel {n} arrives today 10:00-12:00")
+        long = grown_from is not None and minute >= grown_from
+        record["value"]["segments"] = 6 if long else segments
+        records.append(record)
+    return records
+
+
+@pytest.mark.parametrize("grown_from", [40, 120])
+def test_texts_grown_several_times_longer_are_an_anomaly(grown_from: int) -> None:
+    """The same notices at the same pace, each now paid six times: for a person to look
+    at, in minutes, with what the texts cost; in the account's first hour too (the
+    detector met it already sending)."""
+    found = [a for a in alerts_of(_notices_growing_long(grown_from))
+             if a["kind"] == "anomaly" and a["account_id"] == "courier"]
+    assert found and min(a["ts"] for a in found) - (T0 + grown_from * MINUTE) <= 5 * MINUTE
+    first = min(found, key=lambda a: a["ts"])
+    evidence = {e["feature"]: e["value"] for e in first["evidence"]}
+    assert evidence["long_text_share"] >= 0.3 and evidence["segments_per_send_1m"] > 3
+    assert first["action"] == "none"
+
+
+def test_an_account_whose_texts_are_always_long_is_no_anomaly() -> None:
+    assert not [a for a in alerts_of(_notices_growing_long(None, segments=5))
+                if a["kind"] == "anomaly"]
