@@ -41,6 +41,7 @@ from detector.features import (
     CODED_OTHER,
     CODES,
     DESCRIBED,
+    NEW_IP,
     OPT_OUT_URL,
     OTP,
     OWN_SITE_URL,
@@ -84,6 +85,8 @@ STRANGERS_ONLY = 0.9
 # owner's campaign reaches its customers too).
 STOLEN_KEY_LURES = 10
 NEVER_TEXTED_SHARE = 0.9
+# ... and most of the sends from networks new to the account carry those marks.
+LURES_OF_STRANGER_SENDS = 0.5
 MIN_ROTATED_SENDS = 5  # keyed sends in that step: a few sends say nothing of rotation
 # Share of a burst's sends linking to the account's own site (see _own_campaign).
 OWN_CAMPAIGN_SHARE = 0.5
@@ -610,13 +613,19 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
 def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
     """The last hour's sends with a stolen key's marks (see
     ScopeState._close_stranger_links) to numbers the account never texted, and all of
-    them, if there were ``STOLEN_KEY_LURES`` of the first, nearly all of the second;
-    else None. (Read one column at a time: nearly every account judged has none.)"""
+    them, if there were ``STOLEN_KEY_LURES`` of the first, nearly all of the second,
+    and most of what the account sent from networks new to it; else None. (A brand's
+    campaign from a marketing platform met for the first time carries a few links
+    through a shortener beside many to its own site; a hijacker sends nothing but
+    lures.) (Read one column at a time: nearly every account judged has none.)"""
     lures = state.sums.total_of(W60, STRANGER_LURES)
     if lures < STOLEN_KEY_LURES:
         return None
     links = state.sums.total_of(W60, STRANGER_LINKS)
-    return (lures, links) if lures >= NEVER_TEXTED_SHARE * links else None
+    if lures < NEVER_TEXTED_SHARE * links:
+        return None
+    strangers = state.sums.total_of(W60, NEW_IP)
+    return (lures, links) if links >= LURES_OF_STRANGER_SENDS * strangers else None
 
 
 def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:

@@ -306,6 +306,26 @@ def test_a_stolen_key_s_lures_at_the_account_s_pace_are_a_warning(to_borrowers: 
     assert "stranger_lures_1h" in {e["feature"] for e in first["evidence"]}
 
 
+def test_a_brand_s_campaign_from_a_platform_met_for_the_first_time_is_no_takeover() -> None:
+    """A new key from a network new to the lender: its marketing platform's first
+    campaign, to numbers it never texted, a text a minute for an hour. Two in three link
+    to its own site; the rest through a shortener without an opt-out, each of which
+    carries every mark of a stolen key's lure. A hijacker sends nothing but lures."""
+    rng = random.Random(14)
+    records = _lender_s_key_from_elsewhere(to_borrowers=False, new_key=True)
+    records = [r for r in records if not r["value"]["message_id"].startswith("x")]
+    platform = _texts_of("lender", category="marketing", source_ip="198.51.100.9",
+                         api_key_id="key_lender_2")
+    records += [platform(T0 + (120 + n) * MINUTE + rng.randrange(MINUTE), f"p{n}",
+                         f"+923451{rng.randrange(10**6):06d}",
+                         f"Lendo: weekend offer, 0% fee on your next loan https://bit.ly/L{n}"
+                         if n % 3 == 0 else
+                         f"Lendo: weekend offer, 0% fee on your next loan https://lendo.io/w/{n}")
+                for n in range(60)]
+    assert not [a for a in alerts_of(records) if a["kind"] == "account_takeover"
+                and a["account_id"] == "lender"]
+
+
 def _staff_notice(link: str) -> list[dict]:
     """An enterprise texts shift notices to its 400 staff, a few a minute, from three
     app servers. Then an urgent notice to every one of them, with a link, sent by five
