@@ -55,7 +55,13 @@ STRANGER_LINKS, STRANGER_LURES = 28, 29
 # an account whose notices grow that long at once has a template gone wrong (a terms
 # block pasted in, an emoji turning every text to UCS-2), paying several times over.
 LONG = 30
-WIDTH = 31
+# Code texts through one of the account's keys, from a network new to it, to a country
+# new to it (see ScopeState._close_stranger_codes).
+STRANGER_CODES = 31
+# All the sends of the networks that sent those marked links (STRANGER_LINK_PEERS) or
+# codes (STRANGER_CODE_PEERS) in the same step: a hijacker's networks send little else.
+STRANGER_LINK_PEERS, STRANGER_CODE_PEERS = 32, 33
+WIDTH = 34
 LONG_SEGMENTS = 4
 
 # How close two numbers must be to count as "sequential" (one block of a range).
@@ -73,7 +79,7 @@ class StepBuffer:
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
                  "answerable_codes", "feedless_codes", "signed_links", "keyed_links",
-                 "operator_reports")
+                 "operator_reports", "keyed_codes")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -96,6 +102,9 @@ class StepBuffer:
         # Sends, reports and delivered reports by operator ([sends, reports,
         # delivered]), for a route's scope (see detector.operators): None elsewhere.
         self.operator_reports: dict[str, list[int]] | None = None
+        # (network, country) of the sends with a key and an address that carry a code
+        # and no link, or may (bare sends: no text, no category): None until one is.
+        self.keyed_codes: list[tuple[str, str]] | None = None
         # Texts that may be codes, by sending account, for a number's own scope (see
         # ScopeState.buffer): None elsewhere.
         self.code_senders: dict[str, int] | None = None
@@ -198,6 +207,12 @@ class StepBuffer:
                         self.keyed_links = []
                     self.keyed_links.append((network, ev.api_key_id, fingerprint,
                                              destination))
+                elif ev.api_key_id and not ev.has_url and (
+                        category == "otp" or (ev.code_like if fingerprint
+                                              else category is None)):
+                    if self.keyed_codes is None:
+                        self.keyed_codes = []
+                    self.keyed_codes.append((network, ev.country))
 
     def add_dlr(self, ev: DlrEvent) -> None:
         if ev.status == "expired":

@@ -41,10 +41,12 @@ from detector.features import (
     CODED_OTHER,
     CODES,
     DESCRIBED,
-    NEW_IP,
     OPT_OUT_URL,
     OTP,
     OWN_SITE_URL,
+    STRANGER_CODE_PEERS,
+    STRANGER_CODES,
+    STRANGER_LINK_PEERS,
     STRANGER_LINKS,
     STRANGER_LURES,
     URL,
@@ -85,8 +87,14 @@ STRANGERS_ONLY = 0.9
 # owner's campaign reaches its customers too).
 STOLEN_KEY_LURES = 10
 NEVER_TEXTED_SHARE = 0.9
-# ... and most of the sends from networks new to the account carry those marks.
+# ... and most of the sends of the networks that sent them carry those marks.
 LURES_OF_STRANGER_SENDS = 0.5
+# A stolen key pumping at the account's pace (see _stranger_codes): this many code texts
+# in an hour from networks new to the account to countries new to it, from this many
+# networks (a ring's rented proxies; an account opening a market from a new server of
+# its own uses one), most of what those networks sent.
+STRANGER_CODES_1H = 10
+STRANGER_CODE_NETWORKS = 2
 MIN_ROTATED_SENDS = 5  # keyed sends in that step: a few sends say nothing of rotation
 # Share of a burst's sends linking to the account's own site (see _own_campaign).
 OWN_CAMPAIGN_SHARE = 0.5
@@ -437,6 +445,20 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
             {"feature": "stranger_lures_to_new_numbers_share", "value": _round(lures / links),
              "baseline": NEVER_TEXTED_SHARE}]
         return finding
+    if kind == "account" and (pumped := _stranger_codes(state, step)):
+        # A thief pumping with a key he stole, from the proxies he rents, into the
+        # countries his ring is paid in, at the account's pace (see
+        # ScopeState._close_stranger_codes). A warning: the key may be the owner's too.
+        codes, networks = pumped
+        finding = _finding(TAKEOVER, max(t, origin + get("new_country")), state, signals,
+                           step, ctx, ("new_ip", "new_country", "new_destination",
+                                       "conversion", "volume"), None)
+        finding.warn_only()
+        finding.evidence[:0] = [
+            {"feature": "stranger_codes_1h", "value": codes, "baseline": STRANGER_CODES_1H - 1},
+            {"feature": "stranger_code_networks_1h", "value": networks,
+             "baseline": STRANGER_CODE_NETWORKS - 1}]
+        return finding
     t = bar(SPAM)
     # Lures from a stranger: links to a site the account never linked to, sent with a
     # key or from an address it never used. That needs no volume: a ring spreading its
@@ -614,9 +636,9 @@ def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
     """The last hour's sends with a stolen key's marks (see
     ScopeState._close_stranger_links) to numbers the account never texted, and all of
     them, if there were ``STOLEN_KEY_LURES`` of the first, nearly all of the second,
-    and most of what the account sent from networks new to it; else None. (A brand's
-    campaign from a marketing platform met for the first time carries a few links
-    through a shortener beside many to its own site; a hijacker sends nothing but
+    and most of what the networks that sent them sent; else None. (A brand's campaign
+    from a marketing platform met for the first time carries a few links through a
+    shortener beside many to its own site; a hijacker's networks send nothing but
     lures.) (Read one column at a time: nearly every account judged has none.)"""
     lures = state.sums.total_of(W60, STRANGER_LURES)
     if lures < STOLEN_KEY_LURES:
@@ -624,8 +646,23 @@ def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
     links = state.sums.total_of(W60, STRANGER_LINKS)
     if lures < NEVER_TEXTED_SHARE * links:
         return None
-    strangers = state.sums.total_of(W60, NEW_IP)
-    return (lures, links) if links >= LURES_OF_STRANGER_SENDS * strangers else None
+    peers = state.sums.total_of(W60, STRANGER_LINK_PEERS)
+    return (lures, links) if links >= LURES_OF_STRANGER_SENDS * peers else None
+
+
+def _stranger_codes(state: ScopeState, step: int) -> tuple[float, int] | None:
+    """The last hour's code texts from networks new to the account to countries new to
+    it, and the networks they came from, if there were ``STRANGER_CODES_1H`` of them,
+    from ``STRANGER_CODE_NETWORKS`` networks or more, and they were most of what those
+    networks sent; else None."""
+    codes = state.sums.total_of(W60, STRANGER_CODES)
+    if codes < STRANGER_CODES_1H:
+        return None
+    networks = state.stranger_code_networks(step)
+    if networks < STRANGER_CODE_NETWORKS:
+        return None
+    peers = state.sums.total_of(W60, STRANGER_CODE_PEERS)
+    return (codes, networks) if codes >= LURES_OF_STRANGER_SENDS * peers else None
 
 
 def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:

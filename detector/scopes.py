@@ -43,6 +43,9 @@ from detector.features import (
     SENDS,
     SEQUENTIAL,
     SEQUENTIAL_DISTANCE,
+    STRANGER_CODE_PEERS,
+    STRANGER_CODES,
+    STRANGER_LINK_PEERS,
     STRANGER_LINKS,
     STRANGER_LURES,
     URL,
@@ -346,6 +349,11 @@ class ScopeState:
         self.seen_countries: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self.seen_ips: dict[str, int] = {}
+        # Networks new to the account that sent codes to countries new to it, or
+        # marked links (see _close_stranger_links), by last step, for an hour: None
+        # until one does.
+        self.stranger_networks: dict[str, int] | None = None
+        self.lure_networks: dict[str, int] | None = None
         self.recent_accounts: dict[str, float] = {}
         self.error_codes: dict[str, float] = {}
         self.failing_accounts: dict[str, float] = {}
@@ -472,8 +480,12 @@ class ScopeState:
                 v[NEW_LINK] = _first_used_after(buf.links, self.seen_links, settled)
                 v[NEW_CALLBACK] = _first_used_after(buf.callbacks, self.seen_callbacks,
                                                     settled)
-        if buf.keyed_links and self.kind.track_origin and not self.young(step):
+        if ((buf.keyed_links or self.lure_networks) and self.kind.track_origin
+                and not self.young(step)):
             self._close_stranger_links(step, buf, novel or set())
+        if ((buf.keyed_codes or self.stranger_networks) and self.kind.track_origin
+                and not self.young(step)):
+            self._close_stranger_codes(step, buf)
         if self.kind.track_origin and v[SENDS]:
             self.last_step_strangers = v[NEW_IP] / v[SENDS]
         if self.kind.attributes_accounts and buf.accounts:
@@ -586,8 +598,41 @@ class ScopeState:
                     and self.seen_links.get(fingerprint, horizon) > horizon):
                 links += 1
                 lures += number in novel
+                if self.lure_networks is None:
+                    self.lure_networks = {}
+                _mark_seen(self.lure_networks, network, step)
         buf.values[STRANGER_LINKS] = links
+        buf.values[STRANGER_LINK_PEERS] = _sent_from(buf.ips, self.lure_networks, horizon)
         buf.values[STRANGER_LURES] = lures
+
+    def _close_stranger_codes(self, step: int, buf: StepBuffer) -> None:
+        """Count the step's code texts sent from a network new to the account to a
+        country new to it, and remember the networks they came from (an hour).
+
+        A key's thief who pumps sends the codes a sign-up form would, where his ring is
+        paid (countries the account never served), from the proxies he rents (networks
+        it never sent from), at the account's own pace: no share moves far, and every
+        such text carries both marks. An account opening a market sends its codes
+        from its own servers; one that deploys a server for it, from one network.
+        """
+        horizon = step - NOVELTY_MINUTES * self.steps_per_min
+        codes = 0
+        for network, country in buf.keyed_codes or ():
+            if (self.seen_ips.get(network, horizon) > horizon
+                    and self.seen_countries.get(country, horizon) > horizon):
+                codes += 1
+                if self.stranger_networks is None:
+                    self.stranger_networks = {}
+                _mark_seen(self.stranger_networks, network, step)
+        buf.values[STRANGER_CODES] = codes
+        buf.values[STRANGER_CODE_PEERS] = _sent_from(buf.ips, self.stranger_networks,
+                                                     horizon)
+
+    def stranger_code_networks(self, step: int) -> int:
+        """How many networks new to the account sent its codes to new countries in the
+        last hour (see _close_stranger_codes)."""
+        horizon = step - NOVELTY_MINUTES * self.steps_per_min
+        return sum(last > horizon for last in (self.stranger_networks or {}).values())
 
     def _close_error_codes(self, step: int, buf: StepBuffer) -> None:
         """Remember which codes the route returns, and the failures under new ones.
@@ -1251,6 +1296,16 @@ class ScopeState:
 
     def otp_sends(self) -> float:
         return self.sums.totals(W10)[OTP]
+
+
+def _sent_from(sends: dict[str, int], networks: dict[str, int] | None, horizon: int
+               ) -> int:
+    """A step's sends from ``networks`` (network -> last step marked), forgetting the
+    networks last marked at or before step ``horizon``."""
+    if not networks:
+        return 0
+    _forget_older(networks, horizon)
+    return sum(count for network, count in sends.items() if network in networks)
 
 
 def _decay_into(memory: dict[str, float], counts: dict[str, int], cap: int = RECENT_CAP

@@ -708,3 +708,45 @@ def test_texts_grown_several_times_longer_are_an_anomaly(grown_from: int) -> Non
 def test_an_account_whose_texts_are_always_long_is_no_anomaly() -> None:
     assert not [a for a in alerts_of(_notices_growing_long(None, segments=5))
                 if a["kind"] == "anomaly"]
+
+
+def _codes_from_elsewhere(networks: int, bare: bool = False) -> list[dict]:
+    """A wallet texts its users' codes into Pakistan, one a minute, from its own
+    server. Two hours in, for ninety minutes, codes also go to numbers in Tajikistan and
+    Kyrgyzstan, a country the wallet never served, from ``networks`` networks it never
+    sent from, one every two or three minutes: a thief pumping with a stolen key through
+    rented proxies (several networks), or the wallet opening two markets from a server it
+    deployed for them (one). ``bare``: a gateway that sends neither text nor category."""
+    rng = random.Random(15)
+    wallet = _texts_of("wallet", category="otp")
+    records = [wallet(T0 + n * MINUTE + rng.randrange(MINUTE), f"w{n}",
+                      f"+923001{rng.randrange(10**6):06d}",
+                      f"Your Walleto code is {rng.randrange(10**6):06d}") for n in range(210)]
+    for n in range(36):
+        text = _texts_of("wallet", category="otp", api_key_id="key_wallet_2",
+                         source_ip=f"{100 + n % networks}.{20 + n % networks}.7.9")
+        head = "+99290" if n % 2 else "+99655"
+        records.append(text(T0 + 120 * MINUTE + n * 150_000 + rng.randrange(60_000), f"t{n}",
+                            f"{head}{rng.randrange(10**7):07d}",
+                            f"Your Walleto code is {rng.randrange(10**6):06d}"))
+    if bare:
+        for record in records:
+            del record["value"]["body"], record["value"]["category"]
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_a_stolen_key_s_codes_into_new_countries_from_proxies_are_a_warning(bare: bool
+                                                                             ) -> None:
+    """Each code carries both marks (a network and a country new to the wallet), at
+    under half its pace: no share moves far. Ten in an hour from several networks is a
+    takeover warning; from the one network of a server of its own, a market opening.
+    Bare sends may be codes as well."""
+    found = [a for a in alerts_of(_codes_from_elsewhere(networks=5, bare=bare))
+             if a["kind"] == "account_takeover" and a["account_id"] == "wallet"]
+    assert found and min(a["ts"] for a in found) - (T0 + 120 * MINUTE) <= 40 * MINUTE
+    first = min(found, key=lambda a: a["ts"])
+    assert first["severity"] == "warning" and first["action"] == "none"
+    assert "stranger_codes_1h" in {e["feature"] for e in first["evidence"]}
+    assert not [a for a in alerts_of(_codes_from_elsewhere(networks=1, bare=bare))
+                if a["kind"] == "account_takeover"]
