@@ -301,3 +301,22 @@ def sequential_count(current: dict[str, int], recent: list[int]) -> float:
 
 def share(part: float, whole: float) -> float:
     return part / whole if whole > 0 else 0.0
+
+
+def own_reports(delivered: float, reports: float, sends: float, sees_sends: bool
+                ) -> tuple[float, float]:
+    """Delivered reports and reports that a window's own sends account for.
+
+    Reports beyond the window's sends are the slow tail of earlier sends, and the slow
+    reports are the bad ones (a campaign's late "unknown"s and failures come minutes
+    after its deliveries): counted in full, they make a route that delivers as well as
+    ever read as failing once the burst is over. So the excess is taken out of the
+    undelivered reports first. A scope that does not see its sends (a gateway whose
+    sends do not name the route, or name it for some accounts only) keeps them all.
+
+    >>> own_reports(40, 100, 60, True), own_reports(40, 100, 60, False)
+    ((40, 60), (40, 100))
+    """
+    if not sees_sends or reports <= sends:
+        return delivered, reports
+    return min(delivered, sends), sends

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from detector.features import own_reports
 from models.proportion import ProportionBaseline
 
 # Operators remembered a route (a hub into many countries reaches hundreds): the ones
@@ -81,16 +82,14 @@ class OperatorDelivery:
         share); None if none has ``min_reports`` reports in the window.
 
         As for the route's own share, reports beyond the window's sends to the operator
-        are the slow tail of earlier ones (a campaign's late failures, minutes after
-        its deliveries), and are taken out of the undelivered ones first, unless the
-        route does not see all its sends (``sees_sends``).
+        are the slow tail of earlier ones (see detector.features.own_reports), unless
+        the route does not see all its sends (``sees_sends``).
         """
         self._slide(step)
         self.worst_operator = None
         best = None
         for operator, (sends, reports, delivered) in self._recent.items():
-            if sees_sends and reports > sends:
-                delivered, reports = min(delivered, sends), sends
+            delivered, reports = own_reports(delivered, reports, sends, sees_sends)
             if reports < min_reports:
                 continue
             usual = self._usual_of(operator)

@@ -53,6 +53,7 @@ from detector.features import (
     VERIFIED_NUMBERS,
     WIDTH,
     StepBuffer,
+    own_reports,
     sequential_count,
     share,
 )
@@ -953,7 +954,8 @@ class ScopeState:
         return hour[DLRS] <= REPORTS_PER_SEEN_SEND * hour[SENDS]
 
     def _delivered_signal(self, window: list[float], sees_sends: bool) -> Signal | None:
-        hits, trials = _own_reports(window, sees_sends)
+        hits, trials = own_reports(window[DELIVERED], window[DLRS], window[SENDS],
+                                   sees_sends)
         if trials < self.kind.min_dlrs:
             return None
         return Signal(self.delivered.score(hits, trials),
@@ -1377,21 +1379,6 @@ def _forget_older(memory: dict[K, int], since: int) -> None:
     while memory and (len(memory) > RECENT_CAP or next(iter(memory.values())) <= since):
         del memory[next(iter(memory))]
 
-
-def _own_reports(window: list[float], sees_sends: bool) -> tuple[float, float]:
-    """Delivered reports and reports that a window's own sends account for.
-
-    Reports beyond the window's sends are the slow tail of earlier sends, and the slow
-    reports are the bad ones (a campaign's late "unknown"s and failures come minutes
-    after its deliveries): counted in full, they make a route that delivers as well as
-    ever read as failing once the burst is over. So the excess is taken out of the
-    undelivered reports first. A scope that sees reports but no sends (a gateway whose
-    sends do not name the route) keeps them all.
-    """
-    hits, trials, sends = window[DELIVERED], window[DLRS], window[SENDS]
-    if not sees_sends or trials <= sends:
-        return hits, trials
-    return min(hits, sends), sends
 
 
 def _date_by_block(networks: dict[str, int], first_seen: dict[str, int]) -> None:
