@@ -858,16 +858,24 @@ def _codes_asked(rng: random.Random, number: str, times: list[float],
     return records
 
 
+def _slow_codes(rng: random.Random, start: float, minutes: float, gaps: tuple[float, float]
+                ) -> list[float]:
+    """Minutes (from the stream's start) at which codes are asked for: from ``start``
+    for ``minutes``, a gap drawn from ``gaps`` between each."""
+    times, t = [], start
+    while t < start + minutes:
+        times.append(t)
+        t += rng.uniform(*gaps)
+    return times
+
+
 def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> None:
     """A code every three to seven minutes through one app's form for two and a half
     hours: never five in ten minutes, so no burst, and the app's own traffic hides it.
     No person asks for a dozen codes an hour two hours running without entering one."""
     rng = random.Random(14)
     victim, start = "+447400999666", 30.0
-    times, t = [], start
-    while t < start + 150:
-        times.append(t)
-        t += rng.uniform(3, 7)
+    times = _slow_codes(rng, start, 150, (3, 7))
     records = _app_with_feed(rng, 200) + _codes_asked(rng, victim, times)
     found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
              and a["entity"] == {"type": "destination", "id": victim}]
@@ -882,15 +890,6 @@ def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> No
 def _app_without_feed(rng: random.Random, minutes: int) -> list[dict]:
     """The same app, but its verifications never reach the detector."""
     return [r for r in _app_with_feed(rng, minutes) if r["topic"] != "sms.verify"]
-
-
-def _slow_codes(rng: random.Random, start: float, minutes: float, gaps: tuple[float, float]
-                ) -> list[float]:
-    times, t = [], start
-    while t < start + minutes:
-        times.append(t)
-        t += rng.uniform(*gaps)
-    return times
 
 
 def test_without_a_verification_feed_twice_a_resend_limit_s_pace_is_bombing() -> None:
