@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 25
+STATE_FORMAT = 26
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -60,6 +60,12 @@ VERIFICATION_FEED_MS = 3_600_000
 # is not judged anyway.
 SEND_ROUTE_MEMORY_MS = 600_000
 SEND_ROUTE_CAP = 4096
+# A bare send (no text, no category) to a number that entered one of the account's
+# codes within the hour is a follow-up (the order confirmation after a checkout's
+# code, the ticket after the queue's), not a code waiting to be entered: counted as
+# one, a sale's confirmations read as its codes going unentered. Pumped numbers never
+# enter a code, so they stay trials. Bounded like the route memories above.
+FOLLOW_UP_MS = 3_600_000
 # A send that does not say its route (the contract makes it optional) took the one its
 # account's reports to that country name, once that route has proven to carry them:
 # this many of its reports in a row, at least one for every two sends the account made
@@ -135,6 +141,9 @@ class FamilyEntity:
     # Account family: route of the last conversion trial sent to each recent number,
     # oldest first, so its verification can be counted on the route that carried it.
     code_routes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Account family: when each recent number entered one of its codes, oldest first
+    # (see FOLLOW_UP_MS).
+    entered_numbers: dict[str, int] = field(default_factory=dict)
     # Account family: for each country, what its reports say of the route its sends
     # there take (see ReportedRoute); None until one of its sends comes without a route
     # (most gateways put it in every send, and then nothing is kept).
@@ -153,7 +162,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
       optional, and an account may check codes itself: without verifications of its
       own in the last ``VERIFICATION_FEED_MS``, an account's OTPs say nothing about
       conversion (they would all read as "never verified").
-    - Uncategorised sends: whether the account sends codes (see _codes_uncategorised).
+    - Uncategorised sends: whether the account sends codes (see _codes_uncategorised);
+      a bare one to a number that entered a code lately is a follow-up (FOLLOW_UP_MS).
     - Sends without a route: the route the account's reports to that country name,
       when they name one steadily (see REPORTS_IN_A_ROW), so a route whose sends never
       say so is still judged on the reports it owes.
@@ -177,7 +187,7 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
                            and not _feed_stalled(entity, event.ts - last))
         if event.category == "otp" or (event.category is None and event.code_like
                                        and _codes_uncategorised(entity)):
-            event.verifiable = event.feed_live
+            event.verifiable = event.feed_live and not _follow_up(entity, event)
             if event.verifiable and event.route is not None:
                 _remember_route(entity.code_routes, event.destination, event.route, event.ts)
         elif event.category is None:
@@ -186,6 +196,8 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
             _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
     elif isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
+        if event.verified and not counted:
+            _remember_entered(entity.entered_numbers, event.destination, event.ts)
         sent = entity.code_routes.get(event.destination)
         if sent is not None and event.ts - sent[1] <= SEND_ROUTE_MEMORY_MS:
             event.route = sent[0]
@@ -202,6 +214,22 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
         sent = entity.send_routes.get(event.message_id)
         if sent is not None:
             event.route = sent[0]
+
+
+def _follow_up(entity: FamilyEntity, event: SendEvent) -> bool:
+    """Is this bare send a follow-up to a code its number entered (see FOLLOW_UP_MS)?"""
+    if event.category is not None or event.body_fingerprint:
+        return False  # a text that says it is a code, or shows one, is one
+    entered = entity.entered_numbers.get(event.destination)
+    return entered is not None and event.ts - entered <= FOLLOW_UP_MS
+
+
+def _remember_entered(numbers: dict[str, int], number: str, ts: int) -> None:
+    numbers.pop(number, None)
+    numbers[number] = ts
+    horizon = ts - FOLLOW_UP_MS
+    while len(numbers) > SEND_ROUTE_CAP or next(iter(numbers.values())) < horizon:
+        del numbers[next(iter(numbers))]
 
 
 def _route_from_reports(entity: FamilyEntity, country: str, ts: int, counted: bool

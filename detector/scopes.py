@@ -870,7 +870,12 @@ class ScopeState:
             unanswered = self._unanswered_signal(step)
             if unanswered is not None:
                 out["unanswered"] = unanswered
-        if kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 3:
+        # (Codes are judged a minute after they are sent, their entries over the last ten
+        # minutes: with no code in those ten, the codes judged are the eleventh minute's,
+        # whose entries have just left the window. A burst of codes that ended would
+        # read as never entered.)
+        if (kind.sees_verifications and t10[OTP]
+                and self.sums.total_of(WCONV, OTP) >= 3):
             out["conversion"] = self._conversion_signal(t10, self.sums.totals(WCONV))
             if kind.carrier:
                 # A route that stops getting codes through stops at once: its last three

@@ -320,6 +320,75 @@ def test_the_same_burst_carrying_codes_is_pumping() -> None:
     assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
 
 
+def _bare(records: list[dict]) -> list[dict]:
+    """The same stream from a gateway that sends neither ``category`` nor ``body``."""
+    for record in _uncategorised(records):
+        record["value"].pop("body", None)
+    return records
+
+
+def _sale_with_confirmations(rng: random.Random, account: str, entered: bool) -> list[dict]:
+    """From ATTACK_START, twenty minutes of a ticket sale's queue codes, one every two
+    seconds to new buyers, most entered; each buyer who entered one gets an order
+    confirmation 10-25 minutes later (nobody enters a confirmation). ``entered=False``:
+    the same stream where no code is ever entered (a pumped form)."""
+    out: list[dict] = []
+    for i in range(600):
+        ts = ATTACK_START + i * 2_000 + rng.randrange(1_000)
+        number, mid = f"+447411{rng.randrange(1_000_000):06d}", f"queue-{i}"
+        out += [_send(ts, mid, account, number, HOME_PRICE),
+                _dlr(ts + 3_000, mid, account, number)]
+        if rng.random() < 0.88:
+            typed = ts + int(1_000 * _typing_delay_s(rng))
+            if entered:
+                out.append(_verify(typed, mid, account, number))
+            later = typed + rng.randrange(10 * MINUTE, 25 * MINUTE)
+            out += [_send(later, f"order-{i}", account, number, HOME_PRICE),
+                    _dlr(later + 3_000, f"order-{i}", account, number)]
+    return out
+
+
+def test_a_sale_s_confirmations_to_buyers_who_entered_codes_are_no_pumping() -> None:
+    """A gateway that says nothing of its sends: a bare confirmation to a number that
+    entered one of the account's codes within the hour follows up a code, it is not a
+    code nobody enters (RT15 1501: a ticket on-sale blocked on its confirmations)."""
+    rng = random.Random(15)
+    records = _bare(_home_traffic(rng, "acct_tix", 150)
+                    + _sale_with_confirmations(rng, "acct_tix", entered=True))
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def test_the_same_sale_whose_codes_nobody_enters_is_pumping() -> None:
+    rng = random.Random(15)
+    records = _bare(_home_traffic(rng, "acct_tix", 150)
+                    + _sale_with_confirmations(rng, "acct_tix", entered=False))
+    assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
+def test_a_burst_of_entered_codes_that_ended_is_not_read_as_never_entered() -> None:
+    """Codes are judged a minute after they are sent, their entries over the last ten
+    minutes. Ten minutes after a burst of codes ends, the codes left to judge are its
+    last ones, whose entries came more than ten minutes ago: while the range keeps
+    getting other texts, they must not read as codes nobody entered."""
+    rng = random.Random(15)
+    records = _home_traffic(rng, "acct_tix", 150)
+    for i in range(600):  # a sale's queue codes for twenty minutes, most entered
+        ts = ATTACK_START + i * 2_000 + rng.randrange(1_000)
+        number, mid = f"+447411{rng.randrange(1_000_000):06d}", f"queue-{i}"
+        records += [_send(ts, mid, "acct_tix", number, HOME_PRICE),
+                    _dlr(ts + 3_000, mid, "acct_tix", number)]
+        if rng.random() < 0.88:
+            records.append(_verify(ts + int(1_000 * _typing_delay_s(rng)), mid, "acct_tix",
+                                   number))
+    for i in range(300):  # then its order notices to the same range, a few a minute
+        ts = ATTACK_START + 20 * MINUTE + i * 5_000
+        number, mid = f"+447411{rng.randrange(1_000_000):06d}", f"notice-{i}"
+        records += [_send(ts, mid, "acct_tix", number, HOME_PRICE, category="transactional",
+                          body="Your tickets are in the app"),
+                    _dlr(ts + 3_000, mid, "acct_tix", number)]
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_users_who_enter_codes_late_are_no_pumping(seed: int) -> None:
     """A launch in the same country: new users all over its mobile numbering, four in
