@@ -484,8 +484,10 @@ class ScopeState:
         if ((buf.keyed_links or self.lure_networks) and self.kind.track_origin
                 and not self.young(step)):
             self._close_stranger_links(step, buf, novel or set())
-        if ((buf.keyed_codes or self.stranger_networks) and self.kind.track_origin
-                and not self.young(step)):
+        # (Codes from a network new to the account are the rule's first mark: a step
+        # with none, from a scope with no stranger of its own yet, has nothing to count.)
+        if (((buf.keyed_codes and v[NEW_IP]) or self.stranger_networks)
+                and self.kind.track_origin and not self.young(step)):
             self._close_stranger_codes(step, buf)
         if self.kind.track_origin and v[SENDS]:
             self.last_step_strangers = v[NEW_IP] / v[SENDS]
