@@ -258,6 +258,13 @@ ESTABLISHED_DESTINATIONS = 50
 # Sends in ten minutes that make a new country one the account is really texting, not
 # a traveller or two asking for a code.
 OPENING_SENDS = 5
+# A ring that ramps slowly opens a dear country with a trickle that no ten minutes of its
+# first hour show, then grows it until it carries most of the account's traffic. For
+# its first hours, a country new to the account is also judged on its last hour's share
+# (``ScopeState.dear_opening``), once it carries this many sends an hour: three
+# openings' worth, so the trickle of a launch's first customers does not count.
+RAMP_MINUTES = 240
+RAMP_SENDS = 3 * OPENING_SENDS
 
 
 @dataclass(slots=True)
@@ -728,23 +735,41 @@ class ScopeState:
         a dear range makes it a large share at once, or several such ranges a share
         each. (Without a verification feed this share and the price are all there is to
         tell them apart; a country whose sends do not say their price counts, as nothing
-        says it is not dear.)
+        says it is not dear.) Past the ten minutes' bar, a country in the account's first
+        hours is judged on its last hour alone: a slow ramp (see RAMP_MINUTES).
         """
-        if not self.opens_dear_country(step, unpriced=True):
+        if self.opens_dear_country(step, unpriced=True):
+            window = W10
+        elif (self._ramps_dear_country(step) and account is not None
+              and self._began_after(account)):
+            # (Only a country begun after the account had a past of its own: a new
+            # tenant's first country is where it sends, however long it has been.)
+            window, siblings = W60, ()  # (a ramp's siblings would open at other times)
+        else:
             return None
         # ``account``: the account-wide scope this one belongs to.
         if account is None or not self.opened_late(account, step, met_at_start):
             return None
-        here = self.sums.total_of(W10, SENDS) + sum(
-            s.sums.total_of(W10, SENDS)
+        here = self.sums.total_of(window, SENDS) + sum(
+            s.sums.total_of(window, SENDS)
             for s in self._opening_siblings(step, siblings, unpriced=True)
             if s.opened_late(account, step, met_at_start))
-        total = max(account.sums.total_of(W10, SENDS), here)
+        total = max(account.sums.total_of(window, SENDS), here)
         # Against the population's share, never learnt (a first hour has no history),
         # and only a move of real size counts (the share baselines' minimum effect).
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
         return Signal(usual.score(here, total), share(here, total),
                       usual.prior)
+
+    def _ramps_dear_country(self, step: int) -> bool:
+        """Is this a dear (or unpriced) country past the account's first hour in it but
+        within its first ``RAMP_MINUTES``, with ``RAMP_SENDS`` in the last hour?"""
+        if (self.kind.name != "account_country" or self.first_step is None
+                or step - self.first_step >= RAMP_MINUTES * self.steps_per_min
+                or self.sums.total_of(W60, SENDS) < RAMP_SENDS):
+            return False
+        price = self.segment_price()
+        return price is not None and (price >= self.high_price_usd or price == 0)
 
     def _opening_siblings(self, step: int, siblings: Iterable[ScopeState], unpriced: bool
                           ) -> Iterator[ScopeState]:
@@ -766,11 +791,17 @@ class ScopeState:
         counts too."""
         if self.first_step is None or account.first_step is None:
             return False
-        if (self.history_before >= ESTABLISHED_DESTINATIONS
-                or self.first_step - account.first_step
-                >= NOVELTY_MINUTES * self.steps_per_min):
+        if self._began_after(account):
             return True
         return not met_at_start and not account.young(step)
+
+    def _began_after(self, account: ScopeState) -> bool:
+        """Did this scope begin once its account had a past: many numbers texted, or
+        an hour of texting?"""
+        return (self.first_step is not None and account.first_step is not None
+                and (self.history_before >= ESTABLISHED_DESTINATIONS
+                     or self.first_step - account.first_step
+                     >= NOVELTY_MINUTES * self.steps_per_min))
 
     def ready(self) -> bool:
         total = self.sums.total_of

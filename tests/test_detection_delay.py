@@ -1603,6 +1603,42 @@ def test_a_dear_country_opened_without_a_feed_or_a_body_is_a_warning(
             else "new_country_traffic_share_price_unknown") in shown
 
 
+def test_a_slow_ramp_into_a_dear_country_without_a_feed_is_a_warning() -> None:
+    """A small account (a text every six minutes, bare, no feed) whose dear new country
+    starts with one send in half an hour and doubles every half hour: no ten minutes of
+    its first hour carry an opening, but by its third hour it carries most of the
+    account's last hour."""
+    rng = random.Random(26)
+    records = _unlabelled_traffic(rng, "acct_ramp", "+44740012", HOME_PRICE, T0, 70,
+                                  360_000, "gb-main")
+    start = ATTACK_START
+    for phase in range(7):  # 1, 2, 4 ... 64 sends in each half hour
+        count = 2 ** phase
+        records += _unlabelled_traffic(rng, "acct_ramp", "+99670005", KG_PRICE, start,
+                                       count, 30 * MINUTE // count, "kg-direct")
+        for record in records[-2 * count:]:  # (distinct ids across the phases)
+            record["value"]["message_id"] += f"-{phase}"
+        start += 30 * MINUTE
+    records.sort(key=lambda r: r["value"]["ts"])
+    alerts = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    assert alerts and min(a["ts"] for a in alerts) - ATTACK_START <= 3 * 60 * MINUTE
+    assert all(a["severity"] == "warning" and a["action"] == "none" for a in alerts)
+    assert "new_high_price_country_traffic_share" in {
+        e["feature"] for a in alerts for e in a["evidence"]}
+
+
+def test_a_new_tenant_s_only_country_is_not_a_ramp() -> None:
+    """A tenant that appears mid-stream and texts one dear country, bare, no feed, a few
+    times an hour for hours: that country is where it sends, not one it opened."""
+    rng = random.Random(27)
+    records = _unlabelled_traffic(rng, "acct_old", "+44740013", HOME_PRICE, T0, 400,
+                                  60_000, "gb-main")
+    records += _unlabelled_traffic(rng, "acct_new", "+99670005", KG_PRICE, ATTACK_START,
+                                   60, 240_000, "kg-direct")
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 @pytest.mark.parametrize(("ranges", "warned"), [
     (("+99670005",), False),  # one country, a quarter of the traffic: a launch's trickle
     (("+99670005", "+99890123"), True),  # two at once, two fifths: one ring's opening
