@@ -46,7 +46,7 @@ PROMOTE_SENDS = 3
 STATE_FORMAT = 26
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
-BEHAVIOURAL_TRACES = ("conversion", "sequential")
+BEHAVIOURAL_TRACES = ("conversion", "conversion_hour", "sequential")
 # What a carrier's fault shows: any of them off its normal by a real effect size keeps
 # the carrier's shares from learning and has it judged every step (ScopeState.faltering).
 DELIVERY_TRACES = ("delivered", "operator_delivered", "new_error_code", "dlr_coverage")

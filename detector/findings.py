@@ -393,6 +393,18 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                         ("volume", "conversion", "sequential", "premium", "high_price",
                          "new_country", "dear_countries"),
                         _pumping_scope(state, ctx))
+    hour = signals.get("conversion_hour")
+    if (hour is not None and get("conversion_hour") >= t
+            and hour.value <= COLLAPSED * hour.baseline and not state.young(step)):
+        # A country the account serves, where its codes went unentered for an hour and
+        # the last ten minutes too: pumped codes hidden beside its users, a few every
+        # ten minutes, which never move its volume. A grey route into the country that
+        # drops the users' codes looks the same here (its own route judges it): a
+        # warning for a person to look at, no throttle.
+        finding = _finding(PUMPING, get("conversion_hour"), state, signals, step, ctx,
+                           ("conversion_hour", "conversion", "volume"), None)
+        finding.warn_only()
+        return finding
     opening = "dear_opening" if "dear_opening" in signals else "unpriced_opening"
     if opening in signals and _feed_silent(state) and _maybe_codes(state):
         # An account's first hour in a dear country new to it, carrying a share of its
@@ -829,6 +841,7 @@ def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Sign
 _FEATURE_NAMES = {
     "volume": "sends_in_window",
     "conversion": "otp_conversion_rate",
+    "conversion_hour": "otp_conversion_rate_1h",
     "sequential": "sequential_number_share",
     "premium": "premium_rate_number_share",
     "high_price": "price_per_segment_usd",

@@ -69,6 +69,9 @@ from models.surprise import binomial_surprise, poisson_surprise
 # codes over the hour too (see signals). Not a range's: many accounts share a range, and
 # an hour that held an attack would be held against the honest codes that follow it.
 HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
+# An established account x country scope's hour of codes is judged once it holds this
+# many (two every ten minutes): fewer say little about a country's users.
+HOUR_CODES = 12
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
 W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV, W60DLR, W10LATE = range(11)
 MINUTE_MS = 60_000
@@ -927,6 +930,16 @@ class ScopeState:
                     and hourly[OTP] >= 3):
                 out["conversion"] = strongest((ten, self._conversion_signal(
                     self.sums.totals(W60), hourly)))
+        elif kind.name == "account_country" and "conversion" in out:
+            # A country the account serves: pumping hidden beside its own users keeps to
+            # a few codes every ten minutes, and no ten minutes of them clear the bar
+            # while the country's conversion learns them. Its hour of codes does (while
+            # the last ten minutes' go unentered too), judged apart (see findings).
+            ten, hourly = out["conversion"], self.sums.totals(W60CONV)
+            if (ten.value <= self._fallen_share(ten.baseline)
+                    and hourly[OTP] >= HOUR_CODES):
+                out["conversion_hour"] = self._conversion_signal(self.sums.totals(W60),
+                                                                 hourly)
         if (t10[REPEATS] and t10[OTP] >= kind.min_sends and kind.sees_verifications
                 and kind.name != "destination" and not kind.carrier):
             # Codes to numbers that had one minutes before and entered none: users

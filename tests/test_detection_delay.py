@@ -389,6 +389,35 @@ def test_a_burst_of_entered_codes_that_ended_is_not_read_as_never_entered() -> N
     assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
 
 
+@pytest.mark.parametrize("entered", [False, True])
+def test_codes_hidden_in_a_country_the_account_serves_are_a_warning_within_the_hour(
+        entered: bool) -> None:
+    """An account serves a second country, its users entering a code every five
+    minutes, then every fifteen; from ATTACK_START a ring adds a code every two to three
+    minutes there, none entered. No ten minutes of them clear the bar, and the
+    country's volume barely moves; its hour of codes does: a warning. The same codes
+    entered are its users (no alert)."""
+    rng = random.Random(28)
+    records = _home_traffic(rng, "acct_la", 300)
+    for n in range(20):  # its Kyrgyz users over the first 100 minutes, all entering
+        ts = T0 + n * 5 * MINUTE + rng.randrange(5 * MINUTE)
+        records += _honest_otp(rng, ts, 2000 + n, "acct_la", "+99670005", KG_PRICE,
+                               "kg-direct")
+    for n in range(12):  # ... and after it, beside the ring's codes
+        ts = ATTACK_START + n * 15 * MINUTE + rng.randrange(MINUTE)
+        records += _honest_otp(rng, ts, 3000 + n, "acct_la", "+99670005", KG_PRICE,
+                               "kg-direct")
+    records += _scattered_codes(rng, "acct_la", "+99670007", 4, 60, 150_000, 30_000,
+                                KG_PRICE, "kg-direct", entered)
+    records.sort(key=lambda r: r["value"]["ts"])
+    alerts = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    if entered:
+        assert not alerts
+        return
+    assert alerts and min(a["ts"] for a in alerts) - ATTACK_START <= 75 * MINUTE
+    assert "otp_conversion_rate_1h" in {e["feature"] for a in alerts for e in a["evidence"]}
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_users_who_enter_codes_late_are_no_pumping(seed: int) -> None:
     """A launch in the same country: new users all over its mobile numbering, four in
