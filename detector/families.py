@@ -46,7 +46,7 @@ PROMOTE_SENDS = 3
 STATE_FORMAT = 26
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
-BEHAVIOURAL_TRACES = ("conversion", "conversion_hour", "sequential")
+BEHAVIOURAL_TRACES = ("conversion", "sequential")
 # What a carrier's fault shows: any of them off its normal by a real effect size keeps
 # the carrier's shares from learning and has it judged every step (ScopeState.faltering).
 DELIVERY_TRACES = ("delivered", "operator_delivered", "new_error_code", "dlr_coverage")
@@ -664,6 +664,16 @@ class FamilyProcessor:
             # moments before that showed are no evidence of anything either.
             signals.pop("conversion", None)
         account = _account_scope(entity) if scope.kind.name == "account_country" else None
+        if "conversion_hour" in signals and (account is None
+                                             or not account.codes_entered_over_hour()
+                                             or account.new_origin_over_hour()):
+            # Codes hidden in one country stand out against the account's users
+            # entering theirs everywhere else, from its usual keys and servers; an
+            # account whose codes go unentered at large (a reseller whose client keys
+            # send no verifications), or that took on a new key or network this hour
+            # (a client onboarded, whose service reports no verifications yet), says
+            # nothing about this country.
+            signals.pop("conversion_hour")
         if account is not None and self._age_unknown(account, step):
             # An account met as the detector started may have texted this country
             # every day before: in its first hour here, no country is known to be new.

@@ -72,6 +72,11 @@ HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
 # An established account x country scope's hour of codes is judged once it holds this
 # many (two every ten minutes): fewer say little about a country's users.
 HOUR_CODES = 12
+# ... and only in an account whose codes of the hour were entered at this share of its
+# normal or more: its users elsewhere are entering theirs (as findings.CODES_ENTERED).
+HOUR_ENTERED = 0.8
+# ... from its usual keys and networks: at most this share of its hour from new ones.
+HOUR_NEW_ORIGIN = 0.05
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
 W1, W10, W60, WCONV, WDLR, W3, W3DLR, W3CONV, W60CONV, W60DLR, W10LATE = range(11)
 MINUTE_MS = 60_000
@@ -1135,6 +1140,19 @@ class ScopeState:
         """The conversion at or under which codes entered have fallen by a real effect
         size: the conversion model's own (half of normal)."""
         return (1.0 - self.conversion.min_effect) * usual
+
+    def codes_entered_over_hour(self) -> bool:
+        """Were the scope's codes of the last hour entered at ``HOUR_ENTERED`` of its
+        normal share or more?"""
+        hits, trials = self._conversion_counts(self.sums.totals(W60),
+                                               self.sums.totals(W60CONV))
+        return trials > 0 and hits >= HOUR_ENTERED * self.conversion.mean * trials
+
+    def new_origin_over_hour(self) -> bool:
+        """Did more than ``HOUR_NEW_ORIGIN`` of the scope's last hour of sends come from a
+        key or a network first used within the hour before each was sent?"""
+        hour = self.sums.totals(W60)
+        return max(hour[NEW_KEY], hour[NEW_IP]) > HOUR_NEW_ORIGIN * hour[SENDS]
 
     def _conversion_counts(self, recent: list[float], matured: list[float]) -> tuple[float, float]:
         """Verified over OTP'd numbers (sends, for one handset), old enough to have verified."""
