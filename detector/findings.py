@@ -54,6 +54,7 @@ from detector.features import (
     VERIFIED_NUMBERS,
 )
 from detector.scopes import (
+    CODES_ENTERED,
     FEEDLESS_PERSISTENT_CODES,
     MINUTE_MS,
     NOVELTY_MINUTES,
@@ -101,9 +102,9 @@ OWN_CAMPAIGN_SHARE = 0.5
 # Sends in the last minute below which it is not judged apart from the ten (a reminder
 # or two going out beside the campaign).
 OWN_CAMPAIGN_MINUTE_SENDS = 5
-# Conversion at this share of its normal or above: the codes go to people. Under the
-# second, they collapsed.
-CODES_ENTERED, COLLAPSED = 0.8, 0.3
+# Conversion under this share of its normal: the codes collapsed (at CODES_ENTERED or
+# above, see detector.scopes, they go to people).
+COLLAPSED = 0.3
 BLOCK_DIGITS = 2  # a range-wide block stops every sender in 1/100 of the range only
 # A young scope bursts when its last minute carries this many times its own average
 # minute so far, measured once it has this many minutes of life (see _bursting).

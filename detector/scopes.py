@@ -72,9 +72,10 @@ HOURLY_CONVERSION_KINDS = frozenset({"account", "account_country", "api_key"})
 # An established account x country scope's hour of codes is judged once it holds this
 # many (two every ten minutes): fewer say little about a country's users.
 HOUR_CODES = 12
-# ... and only in an account whose codes of the hour were entered at this share of its
-# normal or more: its users elsewhere are entering theirs (as findings.CODES_ENTERED).
-HOUR_ENTERED = 0.8
+# Conversion at this share of its normal or above: the codes go to people (the
+# findings' test of a scope's codes, and of an account's hour beside one of its
+# countries: its users elsewhere are entering theirs).
+CODES_ENTERED = 0.8
 # ... from its usual keys and networks: at most this share of its hour from new ones.
 HOUR_NEW_ORIGIN = 0.05
 # Window indices (lengths in steps are set from config by ScopeKind.windows()).
@@ -710,6 +711,11 @@ class ScopeState:
             return False
         if self.sums.total_of(W10, SENDS) < OPENING_SENDS:
             return False
+        return self._dear(unpriced)
+
+    def _dear(self, unpriced: bool) -> bool:
+        """Did the last ten minutes' sends cost a high price a segment (or, with
+        ``unpriced``, not say their price)?"""
         price = self.segment_price()
         return price is not None and (price >= self.high_price_usd
                                       or (unpriced and price == 0))
@@ -776,8 +782,7 @@ class ScopeState:
                 or step - self.first_step >= RAMP_MINUTES * self.steps_per_min
                 or self.sums.total_of(W60, SENDS) < RAMP_SENDS):
             return False
-        price = self.segment_price()
-        return price is not None and (price >= self.high_price_usd or price == 0)
+        return self._dear(unpriced=True)
 
     def _opening_siblings(self, step: int, siblings: Iterable[ScopeState], unpriced: bool
                           ) -> Iterator[ScopeState]:
@@ -1142,11 +1147,11 @@ class ScopeState:
         return (1.0 - self.conversion.min_effect) * usual
 
     def codes_entered_over_hour(self) -> bool:
-        """Were the scope's codes of the last hour entered at ``HOUR_ENTERED`` of its
+        """Were the scope's codes of the last hour entered at ``CODES_ENTERED`` of its
         normal share or more?"""
         hits, trials = self._conversion_counts(self.sums.totals(W60),
                                                self.sums.totals(W60CONV))
-        return trials > 0 and hits >= HOUR_ENTERED * self.conversion.mean * trials
+        return trials > 0 and hits >= CODES_ENTERED * self.conversion.mean * trials
 
     def new_origin_over_hour(self) -> bool:
         """Did more than ``HOUR_NEW_ORIGIN`` of the scope's last hour of sends come from a
