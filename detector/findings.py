@@ -458,7 +458,8 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
             {"feature": "stranger_lures_to_new_numbers_share", "value": _round(lures / links),
              "baseline": NEVER_TEXTED_SHARE}]
         return finding
-    if kind == "account" and (pumped := _stranger_codes(state, step)):
+    if kind == "account" and (pumped := _stranger_codes(state, step,
+                                                         get("conversion") >= t / 2)):
         # A thief pumping with a key he stole, from the proxies he rents, into the
         # countries his ring is paid in, at the account's pace (see
         # ScopeState._close_stranger_codes). A warning: the key may be the owner's too.
@@ -663,16 +664,20 @@ def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
     return (lures, links) if links >= LURES_OF_STRANGER_SENDS * peers else None
 
 
-def _stranger_codes(state: ScopeState, step: int) -> tuple[float, int] | None:
+def _stranger_codes(state: ScopeState, step: int,
+                    unentered: bool) -> tuple[float, int] | None:
     """The last hour's code texts from networks new to the account to countries new to
     it, and the networks they came from, if there were ``STRANGER_CODES_1H`` of them,
-    from ``STRANGER_CODE_NETWORKS`` networks or more, and they were most of what those
-    networks sent; else None."""
+    from ``STRANGER_CODE_NETWORKS`` networks or more (one, when the account's codes go
+    ``unentered``), and they were most of what those networks sent; else None.
+
+    (An account opening a market from a new server of its own is one network, and its
+    new users enter their codes; a thief's ring, behind one proxy or many, enters none.)"""
     codes = state.sums.total_of(W60, STRANGER_CODES)
     if codes < STRANGER_CODES_1H:
         return None
     networks = state.stranger_code_networks(step)
-    if networks < STRANGER_CODE_NETWORKS:
+    if networks < (1 if unentered else STRANGER_CODE_NETWORKS):
         return None
     peers = state.sums.total_of(W60, STRANGER_CODE_PEERS)
     return (codes, networks) if codes >= LURES_OF_STRANGER_SENDS * peers else None

@@ -750,3 +750,46 @@ def test_a_stolen_key_s_codes_into_new_countries_from_proxies_are_a_warning(bare
     assert "stranger_codes_1h" in {e["feature"] for e in first["evidence"]}
     assert not [a for a in alerts_of(_codes_from_elsewhere(networks=1, bare=bare))
                 if a["kind"] == "account_takeover"]
+
+
+def _codes_from_one_server(entered: bool) -> list[dict]:
+    """The wallet again, quieter (a code every four minutes, most entered), and from two
+    hours in, a code a minute into Tajikistan and Kyrgyzstan from ONE network it never
+    sent from: a thief behind a single proxy (``entered`` False), or the wallet opening
+    two markets from the server it deployed for them, whose new users enter their codes
+    like its old ones."""
+    rng = random.Random(16)
+    wallet = _texts_of("wallet", category="otp", source_ip="10.1.0.7")
+    thief = _texts_of("wallet", category="otp", source_ip="185.22.7.9")
+    records = []
+
+    def code(text: Callable[[int, str, str, str], dict], ts: int, mid: str, number: str,
+             enter: bool) -> None:
+        records.append(text(ts, mid, number, f"Your Walleto code is {rng.randrange(10**6):06d}"))
+        if enter:
+            records.append({"topic": "sms.verify", "value": {
+                "ts": ts + rng.randrange(10_000, 60_000), "account_id": "wallet",
+                "destination": number, "verified": True}})
+
+    for n in range(60):
+        code(wallet, T0 + n * 4 * MINUTE + rng.randrange(MINUTE), f"w{n}",
+             f"+923001{rng.randrange(10**6):06d}", rng.random() < 0.85)
+    for n in range(60):
+        head = "+99290" if n % 2 else "+99655"
+        code(thief, T0 + 120 * MINUTE + n * MINUTE + rng.randrange(30_000), f"t{n}",
+             f"{head}{rng.randrange(10**7):07d}", entered and rng.random() < 0.8)
+    return sorted(records, key=lambda r: r["value"]["ts"])
+
+
+def test_a_stolen_key_s_unentered_codes_from_one_new_network_are_a_takeover() -> None:
+    """From one new network, codes into new countries are a takeover warning only when
+    they go unentered: a market opened from a new server has users behind its codes."""
+    found = [a for a in alerts_of(_codes_from_one_server(entered=False))
+             if a["kind"] == "account_takeover" and a["account_id"] == "wallet"]
+    assert found and min(a["ts"] for a in found) - (T0 + 120 * MINUTE) <= 30 * MINUTE
+    first = min(found, key=lambda a: a["ts"])
+    assert first["action"] == "none"
+    evidence = {e["feature"]: e["value"] for e in first["evidence"]}
+    assert evidence["stranger_code_networks_1h"] == 1
+    assert not [a for a in alerts_of(_codes_from_one_server(entered=True))
+                if a["kind"] in ("account_takeover", "sms_pumping")]
