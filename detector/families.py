@@ -43,13 +43,14 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 26
+STATE_FORMAT = 27
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
 # What a carrier's fault shows: any of them off its normal by a real effect size keeps
 # the carrier's shares from learning and has it judged every step (ScopeState.faltering).
-DELIVERY_TRACES = ("delivered", "operator_delivered", "new_error_code", "dlr_coverage")
+DELIVERY_TRACES = ("delivered", "operator_delivered", "new_error_code", "dlr_coverage",
+                   "report_delay")
 PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
@@ -60,6 +61,11 @@ VERIFICATION_FEED_MS = 3_600_000
 # is not judged anyway.
 SEND_ROUTE_MEMORY_MS = 600_000
 SEND_ROUTE_CAP = 4096
+# How long an account remembers when a send was made, for its report to say how long
+# the route took (see detector.report_delay). A report forgets its send: what stays is
+# what the route still owes, and a route slower than this is judged on its missing
+# reports instead (ScopeState's report coverage).
+REPORT_WAIT_MS = 600_000
 # A bare send (no text, no category) to a number that entered one of the account's
 # codes within the hour is a follow-up (the order confirmation after a checkout's
 # code, the ticket after the queue's), not a code waiting to be entered: counted as
@@ -144,6 +150,9 @@ class FamilyEntity:
     # Account family: when each recent number entered one of its codes, oldest first
     # (see FOLLOW_UP_MS).
     entered_numbers: dict[str, int] = field(default_factory=dict)
+    # Account family: when each recent send not yet reported on was made, by message
+    # id, oldest first, so its report can say how long it took (see REPORT_WAIT_MS).
+    sent_at: dict[str, int] = field(default_factory=dict)
     # Account family: for each country, what its reports say of the route its sends
     # there take (see ReportedRoute); None until one of its sends comes without a route
     # (most gateways put it in every send, and then nothing is kept).
@@ -168,6 +177,7 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
       when they name one steadily (see REPORTS_IN_A_ROW), so a route whose sends never
       say so is still judged on the reports it owes.
     - Delivery reports without a route: the route their send took, if it was recent.
+    - Delivery reports: how long after their send they came, if it was recent.
     - Verifications: the route of the last code sent to the number, if it was recent,
       so the route family sees whether the codes it carries are entered.
 
@@ -194,16 +204,23 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
             event.verifiable = False  # not known to be a code: no conversion trial
         if event.route is not None and entity.send_routes is not None:
             _remember_route(entity.send_routes, event.message_id, event.route, event.ts)
-    elif isinstance(event, VerifyEvent):
+        _remember_time(entity.sent_at, event.message_id, event.ts, REPORT_WAIT_MS)
+        return
+    if isinstance(event, VerifyEvent):
         entity.last_verification_ts = max(event.ts, entity.last_verification_ts or 0)
         if event.verified and not counted:
-            _remember_entered(entity.entered_numbers, event.destination, event.ts)
+            _remember_time(entity.entered_numbers, event.destination, event.ts,
+                           FOLLOW_UP_MS)
         sent = entity.code_routes.get(event.destination)
         if sent is not None and event.ts - sent[1] <= SEND_ROUTE_MEMORY_MS:
             event.route = sent[0]
         if not counted:
             _count_feed(entity, event.ts, verifies=1.0)
-    elif event.route is not None:
+        return
+    sent_ts = entity.sent_at.pop(event.message_id, None)
+    if sent_ts is not None and 0 <= event.ts - sent_ts <= REPORT_WAIT_MS:
+        event.wait_ms = event.ts - sent_ts
+    if event.route is not None:
         if entity.report_routes is not None and not counted:
             reported = entity.report_routes.get(event.country)
             if reported is not None:
@@ -224,12 +241,15 @@ def _follow_up(entity: FamilyEntity, event: SendEvent) -> bool:
     return entered is not None and event.ts - entered <= FOLLOW_UP_MS
 
 
-def _remember_entered(numbers: dict[str, int], number: str, ts: int) -> None:
-    numbers.pop(number, None)
-    numbers[number] = ts
-    horizon = ts - FOLLOW_UP_MS
-    while len(numbers) > SEND_ROUTE_CAP or next(iter(numbers.values())) < horizon:
-        del numbers[next(iter(numbers))]
+def _remember_time(memory: dict[str, int], key: str, ts: int, keep_ms: int) -> None:
+    """Remember when ``key`` (a number, a message id) was last met, for ``keep_ms``.
+
+    Bounded like the route memories (see _remember_route): oldest first, capped."""
+    memory.pop(key, None)
+    memory[key] = ts
+    horizon = ts - keep_ms
+    while len(memory) > SEND_ROUTE_CAP or next(iter(memory.values())) < horizon:
+        del memory[next(iter(memory))]
 
 
 def _route_from_reports(entity: FamilyEntity, country: str, ts: int, counted: bool

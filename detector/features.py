@@ -79,7 +79,7 @@ class StepBuffer:
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
                  "answerable_codes", "feedless_codes", "signed_links", "keyed_links",
-                 "operator_reports", "keyed_codes")
+                 "operator_reports", "keyed_codes", "report_waits")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -102,6 +102,9 @@ class StepBuffer:
         # Sends, reports and delivered reports by operator ([sends, reports,
         # delivered]), for a route's scope (see detector.operators): None elsewhere.
         self.operator_reports: dict[str, list[int]] | None = None
+        # (account, milliseconds from the send to its report) of each report, for a
+        # route's scope (see detector.report_delay): None elsewhere.
+        self.report_waits: list[tuple[str, int]] | None = None
         # (network, country) of the sends with a key and an address that carry a code
         # and no link, or may (bare sends: no text, no category): None until one is.
         self.keyed_codes: list[tuple[str, str]] | None = None
@@ -229,6 +232,8 @@ class StepBuffer:
             v[FAILED] += 1
             _bump(self.error_codes, ev.error_code or ev.status)
             _bump(self.failed_accounts, ev.account_id)
+        if self.report_waits is not None and ev.wait_ms is not None:
+            self.report_waits.append((ev.account_id, ev.wait_ms))
         if self.operator_reports is not None and ev.operator:
             tally = self._operator_tally(ev.operator)
             tally[1] += 1

@@ -236,11 +236,13 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         unentered = get("conversion")
         if unentered and not state.codes_lost_by_route(step):
             unentered = 0.0
-        drop = max(failing, get("dlr_coverage"), unentered)
+        # Reports that come, later and later: a carrier queueing what it should deliver
+        # (see detector.report_delay).
+        drop = max(failing, get("dlr_coverage"), unentered, get("report_delay"))
         if drop >= t:
             finding = _finding(DEGRADATION, drop, state, signals, step, ctx,
                                ("delivered", "operator_delivered", "dlr_coverage",
-                                "new_error_code", "conversion"), None)
+                                "report_delay", "new_error_code", "conversion"), None)
             if drop > max(failing, unentered) and _codes_entered(signals):
                 _reports_lost_codes_entered(finding, signals["conversion"])
             return finding
@@ -867,6 +869,7 @@ _FEATURE_NAMES = {
     "delivered": "delivered_rate",
     "operator_delivered": "operator_delivered_rate",
     "dlr_coverage": "delivery_report_coverage",
+    "report_delay": "delivery_report_wait_s",
     "new_error_code": "new_error_code_failure_share",
     "repeats": "repeat_code_share",
     "services": "codes_to_number_1h",

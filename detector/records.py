@@ -112,6 +112,9 @@ class DlrEvent(_Record):
     route: str | None = None
     operator: str = ""  # see NumberInfo.operator
     role: str = DLR
+    # Set by the account's processor, not read from the record: milliseconds since the
+    # send it reports on, when that send was recent enough to be remembered.
+    wait_ms: int | None = None
 
 
 @dataclass(slots=True)

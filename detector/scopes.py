@@ -58,6 +58,7 @@ from detector.features import (
     share,
 )
 from detector.operators import OperatorDelivery
+from detector.report_delay import ReportDelay
 from detector.sketches import DestinationMemory
 from detector.windows import SlidingSums
 from models.halfspace import SquashedHalfSpaceTrees
@@ -416,6 +417,9 @@ class ScopeState:
         # Routes: delivery by the operator behind each number (built with its first
         # report naming one).
         self.operators: OperatorDelivery | None = None
+        # Routes: how long their reports take (built with the first report whose send
+        # its account remembers).
+        self.report_delay: ReportDelay | None = None
 
     # -- gathering -------------------------------------------------------
     def buffer(self, step: int) -> StepBuffer:
@@ -425,7 +429,7 @@ class ScopeState:
             if self.kind.carrier:
                 buf.code_accounts, buf.entered_accounts = {}, {}
                 if self.kind.name == "route":
-                    buf.operator_reports = {}
+                    buf.operator_reports, buf.report_waits = {}, []
             elif self.kind.counts_services:
                 buf.code_senders = {}
         return buf
@@ -532,6 +536,10 @@ class ScopeState:
             if self.operators is None:
                 self.operators = OperatorDelivery(10 * self.steps_per_min, self.delivered.mean)
             self.operators.add_step(step, buf.operator_reports)
+        if buf.report_waits:
+            if self.report_delay is None:
+                self.report_delay = ReportDelay(10 * self.steps_per_min)
+            self.report_delay.add_step(step, buf.report_waits)
         if buf.code_accounts or buf.entered_accounts:
             _decay_into(self.code_accounts, buf.code_accounts or {})
             _decay_into(self.entered_accounts, buf.entered_accounts or {})
@@ -967,6 +975,13 @@ class ScopeState:
             worst = self.operators.worst(step, kind.min_dlrs, sees_sends)
             if worst is not None:
                 out["operator_delivered"] = Signal(*worst[1:])
+        if self.report_delay is not None:
+            # (A route that sees its sends, with none in ten minutes, hears only the
+            # stragglers of earlier ones: no wait to judge.)
+            slow = self.report_delay.signal(
+                step, t10[SENDS] if self._sees_sends_over_hour() else None)
+            if slow is not None:
+                out["report_delay"] = Signal(*slow)
         if kind.name == "route" and self.novel_failures:
             # (A route's code is new to it, not to one of its countries: a country's
             # few failures would make every code the route returns look new there.)
@@ -1009,8 +1024,9 @@ class ScopeState:
         tails and all). Its reports are then all its own: trimmed to the sends it
         sees, the failures of a whole operator gone dark would be cut away.
         """
-        if not t10[SENDS]:
-            return False
+        return bool(t10[SENDS]) and self._sees_sends_over_hour()
+
+    def _sees_sends_over_hour(self) -> bool:
         hour = self.sums.totals(W60)
         return hour[DLRS] <= REPORTS_PER_SEEN_SEND * hour[SENDS]
 
@@ -1215,6 +1231,8 @@ class ScopeState:
             self.unlearnt_wait = None
         if self.operators is not None and (flagged or self.faltering or span <= 0):
             self.operators.skip_lesson()
+        if self.report_delay is not None and (flagged or self.faltering or span <= 0):
+            self.report_delay.skip_lesson()
         if flagged or span <= 0:
             return
         ts = (step + 1) * self.step_ms
@@ -1238,6 +1256,8 @@ class ScopeState:
             self.delivered.learn(pending[DELIVERED], pending[DLRS])
         if self.operators is not None:
             self.operators.learn()
+        if self.report_delay is not None:
+            self.report_delay.learn()
         # (One component first: most lessons are of scopes without codes, and a lesson
         # that was not judged has no window vector at hand to read it from.)
         if self.kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 1:

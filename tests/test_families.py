@@ -153,3 +153,28 @@ def test_a_record_a_restored_state_already_holds_is_not_counted_twice() -> None:
         proc.annotate(record)
     assert (entity.feed_sends, entity.feed_verifies) == counts
     assert counts[0] > 0 and counts[1] > 0
+
+
+def report(ts: int, message_id: str, account: str = "a1") -> object:
+    return parse_record("sms.dlr", {"message_id": message_id, "ts": ts, "account_id": account,
+                                    "destination": "+491511234000", "status": "delivered",
+                                    "route": "de-direct"})
+
+
+def test_a_report_says_how_long_after_its_send_it_came() -> None:
+    """The account remembers when each send was made (ten minutes), and its report
+    carries the wait on to the route; a report of a send it never saw, or saw too long
+    ago, carries none (a late one is judged as missing, not as slow)."""
+    proc = FamilyProcessor("account", Config())
+    proc.process(send(T0, "+491511234000", n=1))
+    proc.process(send(T0 + 1_000, "+491511234000", n=2))
+    first, unknown = report(T0 + 4_000, f"m{T0}-1"), report(T0 + 5_000, "elsewhere")
+    late = report(T0 + 11 * MIN, f"m{T0 + 1_000}-2")
+    for event in (first, unknown):
+        proc.process(event)
+    proc.process(send(T0 + 11 * MIN, "+491511234000", n=3))  # moves the memory on
+    proc.process(late)
+    assert (first.wait_ms, unknown.wait_ms, late.wait_ms) == (4_000, None, None)
+    again = report(T0 + 6_000, f"m{T0}-1")  # a second report of the same send
+    proc.process(again)
+    assert again.wait_ms is None
