@@ -263,6 +263,13 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                 # one entering them now is at the keypad, asking again and again (an app
                 # that logged everyone out): for a person to look at, not to block.
                 finding.warn_only()
+            elif "conversion" not in signals and not _feed_silent(state):
+                # Codes from services whose users' verifications reach the detector,
+                # none old enough yet to have been entered: which of the two it is shows
+                # within the minute (a fan tapping "resend" in a ticket queue types the
+                # code that finally comes). Raised now; the throttle waits for the codes
+                # to go unentered, the conversion's first say.
+                finding.warn_only()
             return finding
         if get("services") >= t and not _number_entered_codes(state):
             # A slow flood through many sites' forms, a few codes each: the number's
