@@ -47,6 +47,10 @@ class Episode:
     alerts: int = 0
     last_finding_step: int = 0
     throttle: dict[str, Any] | None = None
+    # The episode's latest alert: what a command answers when it comes in a step that
+    # raised no alert of its own (an episode that began as a warning, throttled once
+    # its evidence hardened at the same severity).
+    last_alert_id: str | None = None
     # Throttles on further scopes the same threat reached while ``throttle`` held, each
     # apart from it and from one another (an account pumping several countries at once),
     # by scope key: one scope per episode would let the other countries go on.
@@ -170,9 +174,10 @@ class Policy:
             episode.alerts += 1
             episode.last_alert_step = step
             alert = self._alert(finding, episode, action, ts)
+            episode.last_alert_id = alert["alert_id"]
             out.append(Output(ALERTS, finding.entity_id, alert))
         if action != "none":
-            alert_id = alert["alert_id"] if alert else None
+            alert_id = alert["alert_id"] if alert else episode.last_alert_id
             previous = self._narrow(episode, finding, ts)
             if previous is not None:
                 if previous["action"] == "block":

@@ -286,3 +286,19 @@ def test_a_prefix_block_narrows_to_the_account_once_the_evidence_names_it() -> N
     for step in range(2, 2 + Config().policy.release_after_s // STEP_S + 2):
         out += policy.step(state, [_prefix_finding(30.0, 2, wide)] if step == 2 else [], step)
     assert [(c["action"], c["scope"]) for c in _commands(out)] == [("release", narrow)]
+
+
+def test_a_throttle_after_a_warning_names_the_warning_s_alert() -> None:
+    """An episode that opens as a warning for a person to look at (a number's first
+    codes, too young to say whether they are entered) and is throttled a step later at
+    the same severity, once they are not: no new alert is due, and the command answers
+    the one on-call already has."""
+    policy, state = Policy(Config()), PolicyState()
+    first = _finding(8.0, "sms_bombing", 0)
+    first.warn_only()
+    (alert,) = _alerts(policy.step(state, [first], 0))
+    out = policy.step(state, [_finding(8.5, "sms_bombing", 1)], 1)
+    assert _alerts(out) == []
+    (command,) = _commands(out)
+    assert command["alert_id"] == alert["alert_id"]
+    assert alert["alert_id"] in command["reason"]
