@@ -47,10 +47,6 @@ class Episode:
     alerts: int = 0
     last_finding_step: int = 0
     throttle: dict[str, Any] | None = None
-    # The episode's latest alert: what a command answers when it comes in a step that
-    # raised no alert of its own (an episode that began as a warning, throttled once
-    # its evidence hardened at the same severity).
-    last_alert_id: str | None = None
     # Throttles on further scopes the same threat reached while ``throttle`` held, each
     # apart from it and from one another (an account pumping several countries at once),
     # by scope key: one scope per episode would let the other countries go on.
@@ -169,20 +165,19 @@ class Policy:
         episode.last_finding_step = step
         out: list[Output] = []
         action = self._action(finding, episode)
-        alert = None
         if alert_due:
             episode.alerts += 1
             episode.last_alert_step = step
-            alert = self._alert(finding, episode, action, ts)
-            episode.last_alert_id = alert["alert_id"]
-            out.append(Output(ALERTS, finding.entity_id, alert))
+            out.append(Output(ALERTS, finding.entity_id,
+                              self._alert(finding, episode, action, ts)))
         if action != "none":
-            alert_id = alert["alert_id"] if alert else episode.last_alert_id
+            # The step's alert, or the episode's latest when none was due (an episode
+            # that began as a warning, throttled once its evidence hardened at the same
+            # severity): every command names the alert it answers.
+            alert_id = _latest_alert_id(episode)
             previous = self._narrow(episode, finding, ts)
-            if previous is not None:
-                if previous["action"] == "block":
-                    action = "block"  # narrowing never softens a block
-                alert_id = alert_id or previous["alert_id"]
+            if previous is not None and previous["action"] == "block":
+                action = "block"  # narrowing never softens a block
             command = self._throttle(state, finding, episode, action, step, ts, alert_id)
             if command is not None:
                 out.append(command)
@@ -246,10 +241,8 @@ class Policy:
         return "block" if episode.severity == "critical" else "throttle"
 
     def _alert(self, finding: Finding, episode: Episode, action: str, ts: int) -> dict[str, Any]:
-        alert_id = "al-" + _digest(finding.entity_type, finding.entity_id, finding.kind,
-                                   episode.opened_step, episode.alerts, episode.severity)
         alert: dict[str, Any] = {
-            "alert_id": alert_id,
+            "alert_id": _latest_alert_id(episode),
             "ts": ts,
             "kind": finding.kind,
             "severity": episode.severity,
@@ -267,11 +260,9 @@ class Policy:
         return alert
 
     def _throttle(self, state: PolicyState, finding: Finding, episode: Episode, action: str,
-                  step: int, ts: int, alert_id: str | None) -> Output | None:
-        """The command for this step, if one is due; ``alert_id``: the alert it answers
-        (default: the one its episode's throttle already names)."""
+                  step: int, ts: int, alert_id: str) -> Output | None:
+        """The command for this step, if one is due; ``alert_id``: the alert it answers."""
         current = episode.throttle
-        alert_id = alert_id or (current or {}).get("alert_id")
         if current is not None and current["expires_at"] > ts:
             # One scope per episode: the first proposal is the attack's core, and
             # a command per step for each neighbouring prefix would flood gateways.
@@ -470,6 +461,13 @@ def _every_key(proposed: dict[str, str], current: dict[str, str]) -> bool:
 
 def _canonical(scope: dict[str, str]) -> str:
     return "|".join(f"{k}={v}" for k, v in sorted(scope.items()))
+
+
+def _latest_alert_id(episode: Episode) -> str:
+    """The id of the episode's latest alert: its count and severity name it (an episode
+    escalates only by alerting, so its severity is still that alert's)."""
+    return "al-" + _digest(episode.entity_type, episode.entity_id, episode.kind,
+                           episode.opened_step, episode.alerts, episode.severity)
 
 
 def _digest(*parts: object) -> str:
