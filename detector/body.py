@@ -76,8 +76,9 @@ A code is a number to type in: a text without one (a promotion, a reminder) is n
 code, even when its sender does not say what it is. Order numbers run longer:
 
 >>> [body_features(t).code_like for t in ("Your code: 604 912", "G-881234 is your code",
-...     "Ana, we miss you! 20% off at https://shop.io/s/48213977", "Order 1234567890 shipped")]
-[True, True, False, False]
+...     "Ana, we miss you! 20% off at https://shop.io/s/48213977", "Order 1234567890 shipped",
+...     "Your order #55573127 has shipped")]
+[True, True, False, False, False]
 
 A link written so that no filter parses it ("site [dot] info") is still a link:
 
@@ -106,8 +107,9 @@ _URL = re.compile(r"https?://|www\.|[a-z0-9-]\.(?:ly|com|net|io|me|co|xyz|top|in
 # A link's host without its path: lures carry a per-recipient token in the path.
 _LINK = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:/\S*)?")
 _DIGITS = re.compile(r"\d+")
-# A code to type in: four to eight digits, or two groups of three ("604 912").
-_CODE = re.compile(r"(?<!\d)(?:\d{4,8}|\d{3}[ -]\d{3})(?!\d)")
+# A code to type in: four to eight digits, or two groups of three ("604 912"). Not after
+# "#": that is a reference to quote (an order, a parcel, a ticket), not a code to type.
+_CODE = re.compile(r"(?<![\d#])(?:\d{4,8}|\d{3}[ -]\d{3})(?!\d)")
 # A dot spelt out in brackets to slip a link past filters: "site [dot] info", "site(dot)com".
 _SPELT_DOT = re.compile(r"\s*[\[({]\s*dot\s*[\])}]\s*")
 # A number the text asks the reader to phone: a verb of calling, then within a few words
