@@ -916,7 +916,10 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
             return {"account_id": top, "prefix": prefix}
         # Every sender is stopped: only in the block of the range the pumping goes to,
         # when it goes to one (a ring walks a block; the range's honest senders
-        # mostly text elsewhere in it).
+        # mostly text elsewhere in it). A step's number or two say nothing of where a
+        # ring's numbers spread: then the range's last ten minutes say it.
+        if sum(pumped.values()) < MIN_UNVERIFIED:
+            pumped = dict.fromkeys((f"+{n}" for n in state.number_pool), 1) or pumped
         return {"prefix": _block_of(pumped, prefix)}
     scope = {"account_id": ctx.account_id or ""}
     if prefix is not None:
@@ -929,17 +932,25 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
 
 
 def _block_of(numbers: dict[str, int], prefix: str) -> str:
-    """The sub-range ``BLOCK_DIGITS`` digits below ``prefix`` that most of ``numbers``
-    fall in, or ``prefix`` itself when none holds most of them.
+    """The narrowest sub-range, down to ``BLOCK_DIGITS`` digits below ``prefix``, that
+    most of ``numbers`` fall in, or ``prefix`` itself when none holds most of them: a
+    ring spreading its numbers over a tenth of the range is stopped there whole, not in
+    the hundredth its first number fell in.
 
     >>> _block_of({"+99292103601": 3, "+99292103688": 2, "+99292555000": 1}, "+99292")
     '+9929210'
+    >>> _block_of({"+99292103601": 1, "+99292136000": 1, "+99292555000": 1}, "+99292")
+    '+992921'
     >>> _block_of({"+99292103601": 1, "+99292555000": 1}, "+99292")
     '+99292'
     """
-    depth = len(prefix) + BLOCK_DIGITS
-    inside = {n: c for n, c in numbers.items() if n.startswith(prefix) and len(n) > depth}
-    return _dominant_head(inside, depth) or prefix
+    for digits in range(BLOCK_DIGITS, 0, -1):
+        depth = len(prefix) + digits
+        inside = {n: c for n, c in numbers.items() if n.startswith(prefix) and len(n) > depth}
+        head = _dominant_head(inside, depth)
+        if head is not None:
+            return head
+    return prefix
 
 
 def _dominant_head(numbers: dict[str, int], depth: int) -> str | None:

@@ -1413,6 +1413,29 @@ def test_a_range_pumped_a_little_by_each_of_many_accounts_is_blocked_in_its_bloc
     assert found[0]["throttle_scope"] == {"prefix": "+9929210"}
 
 
+def test_a_ring_scattering_its_numbers_is_blocked_in_the_tenth_they_fill() -> None:
+    """Ten fresh accounts, none with a verification feed, each send a dear code now and
+    then, the ring walking five blocks of one tenth of the range at once (no block of a
+    hundred holds most of its numbers). The range-wide throttle covers that tenth,
+    where every pumped number falls, not the hundredth the first of them fell in."""
+    rng = random.Random(33)
+    records, start = _range_pumped_by_many_accounts(rng, pumped=False)
+    walks = [f"+992921{block}{rng.randrange(10**5):05d}" for block in (0, 2, 4, 6, 8)]
+    ts, n = start, 0
+    while ts < start + 30 * MINUTE:
+        ts += 6_000 + rng.randrange(8_000)
+        walk = walks[n % 5]
+        number, mid = f"{walk[:-3]}{int(walk[-3:]) + n // 5:03d}", f"ring-{n}"
+        records += [_send(ts, mid, f"fresh_{n % 10}", number, TJ_PRICE, "tj-direct"),
+                    _dlr(ts + 4_000, mid, f"fresh_{n % 10}", number, route="tj-direct")]
+        n += 1
+    records.sort(key=lambda r: r["value"]["ts"])
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+             and a["entity"] == {"type": "prefix", "id": "+99292"} and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - start <= 10 * MINUTE
+    assert found[0]["throttle_scope"] == {"prefix": "+992921"}
+
+
 def test_the_range_s_honest_senders_alone_raise_no_pumping() -> None:
     records, _ = _range_pumped_by_many_accounts(random.Random(31), pumped=False)
     assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
