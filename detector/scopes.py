@@ -226,6 +226,10 @@ PERSISTENT_CODES = 6
 # entered: only twice the pace a resend limit allows, two hours running, is nobody's
 # asking (a slow bomber through a login form with no feed, or a monitor's test handset).
 FEEDLESS_PERSISTENT_CODES = 2 * PERSISTENT_CODES
+# One hour at three times either pace needs no second hour: forty codes in an hour,
+# none entered, is no person's asking however it goes on (a form fired every ninety
+# seconds, too slow for any minute to stand out).
+CROWDED_HOUR = 3
 # A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
@@ -840,17 +844,18 @@ class ScopeState:
     def pestered(self, step: int) -> bool:
         """Has the number been sent ``PERSISTENT_CODES`` codes or more in each of the last
         two hours by accounts that report verifications (or twice that by accounts that
-        do not), and entered none?"""
+        do not), or ``CROWDED_HOUR`` times that in the last hour, and entered none?"""
         return self.unanswered is not None and self.persistent_codes(step) is not None
 
     def persistent_codes(self, step: int) -> tuple[int, int, bool] | None:
         """The codes of the last hour and of the hour before if they are persistent
         (see :meth:`pestered`), and whether their accounts report verifications."""
         last, before = self.unanswered_hours(step)
-        if min(last, before) >= PERSISTENT_CODES:
+        if min(last, before) >= PERSISTENT_CODES or last >= CROWDED_HOUR * PERSISTENT_CODES:
             return last, before, True
         last, before = self.unanswered_hours(step, feedless=True)
-        if min(last, before) >= FEEDLESS_PERSISTENT_CODES:
+        if (min(last, before) >= FEEDLESS_PERSISTENT_CODES
+                or last >= CROWDED_HOUR * FEEDLESS_PERSISTENT_CODES):
             return last, before, False
         return None
 

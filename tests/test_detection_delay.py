@@ -1024,6 +1024,23 @@ def test_one_app_s_codes_to_a_handset_for_hours_none_entered_are_bombing() -> No
     assert not [c for c in commands_of(records) if victim in str(c["scope"])]
 
 
+def test_without_a_feed_a_code_every_eighty_seconds_is_bombing_within_the_hour() -> None:
+    """One app's form, whose verifications the detector never sees, fired every minute
+    and a third: never a burst, and forty-odd codes in an hour is no person's asking,
+    entered or not. Found within the hour, not the next; still a warning (a monitor's
+    test handset could be set that fast)."""
+    rng = random.Random(18)
+    victim, start = "+447400999677", 30.0
+    records = _app_without_feed(rng, 120) + _codes_asked(
+        rng, victim, _slow_codes(rng, start, 60, (1.0, 1.6)))
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_bombing"
+             and a["entity"] == {"type": "destination", "id": victim}]
+    assert found and min(a["ts"] for a in found) - T0 <= (start + 55) * MINUTE
+    assert any(e["feature"] == "codes_no_verification_feed_last_hour" and e["value"] >= 36
+               for a in found for e in a["evidence"])
+    assert {a["severity"] for a in found} == {"warning"}
+
+
 def _app_without_feed(rng: random.Random, minutes: int) -> list[dict]:
     """The same app, but its verifications never reach the detector."""
     return [r for r in _app_with_feed(rng, minutes) if r["topic"] != "sms.verify"]
