@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 27
+STATE_FORMAT = 28
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")

@@ -3,7 +3,9 @@
 An *episode* is one continuous finding of one kind on one entity. It opens when
 a finding reaches ``policy.warning_score`` (any score for ``anomaly``, which is
 only ever shown), stays open while the finding keeps coming back at the lower
-hysteresis level, and closes after ``policy.release_after_s`` of calm. Within an
+hysteresis level, and closes after ``policy.release_after_s`` of calm (twice that for
+each earlier throttle on its scope: a repeat offender pausing between bursts is not
+released in each pause). Within an
 episode the policy alerts once, again when the severity escalates, and again
 after ``policy.cooldown_s`` if it is still going.
 
@@ -26,13 +28,16 @@ from typing import Any
 
 from detector.config import Config
 from detector.enrichment import regions_of_prefix
-from detector.findings import ANOMALY, BOMBING, TAKEOVER, THROTTLED_KINDS, Finding
+from detector.findings import ANOMALY, BOMBING, PUMPING, TAKEOVER, THROTTLED_KINDS, Finding
 from detector.signing import sign_command
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 # A warning-only episode's reminders come at the cooldown, then twice, four, eight and
 # sixteen times it (see Policy._reminder_steps).
 MAX_REMINDER_DOUBLINGS = 4
+# A repeat offender's episode needs a longer calm to close: twice as long for each
+# earlier throttle on its scope, up to sixteen times (see Policy._calm_steps).
+MAX_CALM_DOUBLINGS = 4
 ALERTS, THROTTLE = "sms.alerts", "sms.throttle"
 
 
@@ -46,6 +51,12 @@ class Episode:
     last_alert_step: int
     alerts: int = 0
     last_finding_step: int = 0
+    # Has an alert of this episode said it acts (a throttle or block)? An episode that
+    # opened as a warning to look at and is throttled later alerts again then: on-call
+    # learns from the alert feed, not from a gateway, that sends are being stopped.
+    acted: bool = False
+    # Has a range's throttle on one account moved to every sender (see Policy._narrow)?
+    widened: bool = False
     throttle: dict[str, Any] | None = None
     # Throttles on further scopes the same threat reached while ``throttle`` held, each
     # apart from it and from one another (an account pumping several countries at once),
@@ -165,15 +176,15 @@ class Policy:
         episode.last_finding_step = step
         out: list[Output] = []
         action = self._action(finding, episode)
-        if alert_due:
+        if alert_due or (action != "none" and not episode.acted):
             episode.alerts += 1
             episode.last_alert_step = step
+            episode.acted = episode.acted or action != "none"
             out.append(Output(ALERTS, finding.entity_id,
                               self._alert(finding, episode, action, ts)))
         if action != "none":
-            # The step's alert, or the episode's latest when none was due (an episode
-            # that began as a warning, throttled once its evidence hardened at the same
-            # severity): every command names the alert it answers.
+            # Every command names the alert it answers: this step's, or the episode's
+            # latest when none was due (a throttle extended or hardened).
             alert_id = _latest_alert_id(episode)
             previous = self._narrow(episode, finding, ts)
             if previous is not None and previous["action"] == "block":
@@ -222,6 +233,13 @@ class Policy:
             # site's forms, the next ones the bomber's other sites. The number is
             # throttled for every sender once no one sender dominates it.
             change = _every_sender(proposed, current["scope"])
+        elif finding.kind == PUMPING and finding.entity_type == "prefix" and (
+                episode.widened or _every_sender(proposed, current["scope"])):
+            # Likewise a range a ring pumps: its first account dominated the range's
+            # first minutes, then ten more joined it. Widened once, it stays so: the
+            # top account's share wavering about the bar must not flip the scope.
+            change = not episode.widened
+            episode.widened = True
         elif finding.kind == TAKEOVER and finding.widens:
             # Likewise a hijacker rotating the account's keys: the first step showed
             # one of them; blocking it alone let two thirds of the attack through.
@@ -237,6 +255,11 @@ class Policy:
         if (finding.kind not in THROTTLED_KINDS or finding.throttle_scope is None
                 or self.p.dry_run or SEVERITY_RANK[episode.severity] < 1
                 or self._scope_allowlisted(finding.throttle_scope)):
+            return "none"
+        if not episode.acted and finding.score < self.p.warning_score:
+            # Hysteresis keeps a throttle going on weaker findings; it does not start
+            # one. An episode opened for a person to look at (a warning that proposed
+            # no throttle) is throttled only on a finding at the alert bar.
             return "none"
         return "block" if episode.severity == "critical" else "throttle"
 
@@ -357,7 +380,7 @@ class Policy:
     def _on_calm(self, state: PolicyState, key: tuple[str, str, str], step: int, ts: int
                  ) -> list[Output]:
         episode = state.episodes[key]
-        if step - episode.last_finding_step < self.release_steps:
+        if step - episode.last_finding_step < self._calm_steps(state, episode):
             return []
         del state.episodes[key]
         out: list[Output] = []
@@ -369,6 +392,16 @@ class Policy:
                     and not _held(state, throttle["scope_key"], ts)):
                 out.append(self._release(throttle, step, ts, why))
         return out
+
+    def _calm_steps(self, state: PolicyState, episode: Episode) -> int:
+        """Steps without a finding before an episode closes: ``policy.release_after_s``,
+        doubled for each earlier throttle on its scope, as the throttle's time to live
+        is. An attacker pausing between bursts longer than the calm asked (pumping
+        resumed every twenty minutes) would otherwise be released in each pause and let
+        through at the start of each burst until it is found again."""
+        throttle = episode.throttle
+        strikes = 1 if throttle is None else state.strikes.get(throttle["scope_key"], 1)
+        return self.release_steps << min(max(strikes - 1, 0), MAX_CALM_DOUBLINGS)
 
     def _release(self, throttle: dict[str, Any], step: int, ts: int, why: str) -> Output:
         command = {
@@ -432,8 +465,8 @@ def _narrower(proposed: dict[str, str], current: dict[str, str]) -> bool:
 
 
 def _every_sender(proposed: dict[str, str], current: dict[str, str]) -> bool:
-    """Does ``proposed`` throttle for every sender the number ``current`` throttles for
-    one account?
+    """Does ``proposed`` throttle for every sender the number or range ``current``
+    throttles for one account (all of it, or a range holding it)?
 
     >>> _every_sender({"prefix": "+447400123456"},
     ...               {"account_id": "a1", "prefix": "+447400123456"})
@@ -441,9 +474,15 @@ def _every_sender(proposed: dict[str, str], current: dict[str, str]) -> bool:
     >>> _every_sender({"account_id": "a2", "prefix": "+447400123456"},
     ...               {"account_id": "a1", "prefix": "+447400123456"})
     False
+    >>> _every_sender({"prefix": "+68279"}, {"account_id": "a1", "prefix": "+68279"})
+    True
+    >>> _every_sender({"prefix": "+6827977"}, {"account_id": "a1", "prefix": "+68279"})
+    False
     """
+    inside = current.get("prefix", "")
+    wide = proposed.get("prefix")
     return ("account_id" not in proposed and "account_id" in current
-            and proposed.get("prefix") == current.get("prefix"))
+            and wide is not None and inside.startswith(wide))
 
 
 def _every_key(proposed: dict[str, str], current: dict[str, str]) -> bool:
