@@ -228,8 +228,12 @@ PERSISTENT_CODES = 6
 FEEDLESS_PERSISTENT_CODES = 2 * PERSISTENT_CODES
 # One hour at three times either pace needs no second hour: forty codes in an hour,
 # none entered, is no person's asking however it goes on (a form fired every ninety
-# seconds, too slow for any minute to stand out).
+# seconds, too slow for any minute to stand out). They must come all through the hour,
+# in each of its six ten-minute spells: repeats packed into half an hour are a
+# campaign's or a retry storm's (a bank's card notices resent by a buggy job, then the
+# customer's next log-in code), which the burst rules judge.
 CROWDED_HOUR = 3
+CROWDED_SPELLS = 6
 # A new route's prior pace of numbers entering a code (a minute), worth ten minutes:
 # its own pace soon speaks.
 ENTERED_PRIOR_PER_MIN = 1.0
@@ -844,20 +848,28 @@ class ScopeState:
     def pestered(self, step: int) -> bool:
         """Has the number been sent ``PERSISTENT_CODES`` codes or more in each of the last
         two hours by accounts that report verifications (or twice that by accounts that
-        do not), or ``CROWDED_HOUR`` times that in the last hour, and entered none?"""
+        do not), or ``CROWDED_HOUR`` times that all through the last hour, and entered
+        none?"""
         return self.unanswered is not None and self.persistent_codes(step) is not None
 
     def persistent_codes(self, step: int) -> tuple[int, int, bool] | None:
         """The codes of the last hour and of the hour before if they are persistent
         (see :meth:`pestered`), and whether their accounts report verifications."""
-        last, before = self.unanswered_hours(step)
-        if min(last, before) >= PERSISTENT_CODES or last >= CROWDED_HOUR * PERSISTENT_CODES:
-            return last, before, True
-        last, before = self.unanswered_hours(step, feedless=True)
-        if (min(last, before) >= FEEDLESS_PERSISTENT_CODES
-                or last >= CROWDED_HOUR * FEEDLESS_PERSISTENT_CODES):
-            return last, before, False
+        for feedless, pace in ((False, PERSISTENT_CODES), (True, FEEDLESS_PERSISTENT_CODES)):
+            last, before = self.unanswered_hours(step, feedless)
+            if min(last, before) >= pace or (
+                    last >= CROWDED_HOUR * pace
+                    and self._spells_with_codes(step, feedless) >= CROWDED_SPELLS):
+                return last, before, not feedless
         return None
+
+    def _spells_with_codes(self, step: int, feedless: bool) -> int:
+        """In how many of the six ten-minute spells of the hour ending at ``step`` the
+        number was sent an unentered code."""
+        spell = 10 * self.steps_per_min
+        column = 2 if feedless else 1
+        return len({(step - entry[0]) // spell for entry in self.unanswered or ()
+                    if step - entry[0] < 6 * spell and entry[column]})
 
     def judge_due(self, step: int, closed: list[float], burst_surprise: float) -> bool:
         """Judge once a minute, or at once when this step alone is a burst.
