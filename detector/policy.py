@@ -10,11 +10,11 @@ episode the policy alerts once, again when the severity escalates, and again
 after ``policy.cooldown_s`` if it is still going.
 
 Throttles go to the narrowest scope the finding proposes (and move to the
-account x prefix once a prefix-wide throttle's attack is pinned on one account),
-expire by themselves (``expires_at``), are extended while the episode lasts,
-escalate from ``limit`` to ``block`` on critical scores and on repeat offences
-(each repeat also doubles the time to live), and are released when the episode
-closes.
+account x prefix once a prefix-wide throttle's attack is pinned on one account, and
+back to every sender, once, when a ring joins that account), expire by themselves
+(``expires_at``), are extended while the episode lasts, escalate from ``limit`` to
+``block`` on critical scores and on repeat offences (each repeat also doubles the time
+to live), and are released when the episode closes.
 
 Ids are hashes of what the finding is (entity, kind, episode start, sequence),
 never of wall-clock time or randomness, so a rerun emits the same ids.
