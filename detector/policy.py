@@ -51,10 +51,6 @@ class Episode:
     last_alert_step: int
     alerts: int = 0
     last_finding_step: int = 0
-    # Has an alert of this episode said it acts (a throttle or block)? An episode that
-    # opened as a warning to look at and is throttled later alerts again then: on-call
-    # learns from the alert feed, not from a gateway, that sends are being stopped.
-    acted: bool = False
     # Has a range's throttle on one account moved to every sender (see Policy._narrow)?
     widened: bool = False
     throttle: dict[str, Any] | None = None
@@ -176,10 +172,12 @@ class Policy:
         episode.last_finding_step = step
         out: list[Output] = []
         action = self._action(finding, episode)
-        if alert_due or (action != "none" and not episode.acted):
+        # An episode that opened as a warning to look at and is first throttled now
+        # alerts again: on-call learns from the alert feed, not from a gateway, that
+        # sends are being stopped (an episode's throttle is only ever issued here).
+        if alert_due or (action != "none" and episode.throttle is None):
             episode.alerts += 1
             episode.last_alert_step = step
-            episode.acted = episode.acted or action != "none"
             out.append(Output(ALERTS, finding.entity_id,
                               self._alert(finding, episode, action, ts)))
         if action != "none":
@@ -256,7 +254,7 @@ class Policy:
                 or self.p.dry_run or SEVERITY_RANK[episode.severity] < 1
                 or self._scope_allowlisted(finding.throttle_scope)):
             return "none"
-        if not episode.acted and finding.score < self.p.warning_score:
+        if episode.throttle is None and finding.score < self.p.warning_score:
             # Hysteresis keeps a throttle going on weaker findings; it does not start
             # one. An episode opened for a person to look at (a warning that proposed
             # no throttle) is throttled only on a finding at the alert bar.

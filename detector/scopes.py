@@ -1246,10 +1246,12 @@ class ScopeState:
             if not flagged:
                 self._learn_report_wait(self.unlearnt_wait)
             self.unlearnt_wait = None
-        if self.operators is not None and (flagged or self.faltering or span <= 0):
-            self.operators.skip_lesson()
-        if self.report_delay is not None and (flagged or self.faltering or span <= 0):
-            self.report_delay.skip_lesson()
+        # A route's models of its reports (by operator, their wait) learn or skip together.
+        report_models = (self.operators, self.report_delay)
+        if flagged or self.faltering or span <= 0:
+            for model in report_models:
+                if model is not None:
+                    model.skip_lesson()
         if flagged or span <= 0:
             return
         ts = (step + 1) * self.step_ms
@@ -1271,10 +1273,9 @@ class ScopeState:
             return
         if pending[DLRS]:
             self.delivered.learn(pending[DELIVERED], pending[DLRS])
-        if self.operators is not None:
-            self.operators.learn()
-        if self.report_delay is not None:
-            self.report_delay.learn()
+        for model in report_models:
+            if model is not None:
+                model.learn()
         # (One component first: most lessons are of scopes without codes, and a lesson
         # that was not judged has no window vector at hand to read it from.)
         if self.kind.sees_verifications and self.sums.total_of(WCONV, OTP) >= 1:
