@@ -80,6 +80,15 @@ code, even when its sender does not say what it is. Order numbers run longer:
 ...     "Your order #55573127 has shipped")]
 [True, True, False, False, False]
 
+A card's or an account's last four digits, which a bank's notice quotes, are no code;
+a code beside them still is:
+
+>>> [body_features(t).code_like for t in (
+...     "Kigo: bloqueamos su tarjeta terminada en 1247. Le enviaremos una nueva.",
+...     "Your card ending in 4821 was charged $12.00", "Card ****4821: payment declined",
+...     "Card ending 4821: your code is 604912", "Your code is 4821")]
+[False, False, False, True, True]
+
 A link written so that no filter parses it ("site [dot] info") is still a link:
 
 >>> hidden = body_features("Chase: unusual sign-in. Secure it at chase-login [dot] info / verify")
@@ -93,6 +102,14 @@ amounts and order numbers are not phone numbers to call:
 True
 >>> body_features("Order 1234567890 shipped; code 123456").callback
 False
+
+in the platform's other languages too:
+
+>>> [body_features(t).callback for t in (
+...     "Alerta: sua conta foi bloqueada. Ligue +1 (866) 227-4348",
+...     "Compra aprobada por $899. Si no fue usted, llame al 800 123 4567",
+...     "Colis en attente: appelez le 01 84 88 21 00")]
+[True, True, True]
 """
 
 from __future__ import annotations
@@ -110,13 +127,27 @@ _DIGITS = re.compile(r"\d+")
 # A code to type in: four to eight digits, or two groups of three ("604 912"). Not after
 # "#": that is a reference to quote (an order, a parcel, a ticket), not a code to type.
 _CODE = re.compile(r"(?<![\d#])(?:\d{4,8}|\d{3}[ -]\d{3})(?!\d)")
+# The last four digits of a card or an account, which a bank's notice quotes so that its
+# reader knows which one it means: masked ("****1247", "xx-1247", "•1247") or named as its
+# end ("ending in 1247", "terminada en", "terminada em", "finalizada em", "endet auf",
+# "se terminant par", "che termina con", "berakhiran"). Read before codes are looked for,
+# so a card notice is not taken for a code.
+_CARD_END = re.compile(
+    r"(?:(?:[*\u2022\u00b7]+|\.{2,}|(?<![a-z])x{1,4})[ -]?"
+    r"|\b(?:ending|ends|termina|terminad[ao]|finalizad[ao]|endet|endend|terminant|berakhiran)"
+    r"(?: (?:in|with|en|em|con|auf|par|on))?:? )\d{4}(?!\d)")
 # A dot spelt out in brackets to slip a link past filters: "site [dot] info", "site(dot)com".
 _SPELT_DOT = re.compile(r"\s*[\[({]\s*dot\s*[\])}]\s*")
 # A number the text asks the reader to phone: a verb of calling, then within a few words
 # a phone number (at least seven digits, grouped or not, perhaps with a leading +).
-_CALL_VERBS = ("call", "ring", "phone", "tel", "dial", "contact")
+# The verbs, in the languages a platform serves: "ligue" (pt), "llame" (es), "appelez"
+# (fr), "chiami" (it), "rufen ... an" (de), "hubungi" (id, ms), "tawagan" (tl).
+_CALL_VERBS = ("call", "ring", "phone", "tel", "dial", "contact", "lig", "llam", "marque",
+               "appel", "chiam", "ruf", "hubungi", "tawag", "zadzwo")
 _CALLBACK = re.compile(
-    r"\b(?:call|ring|phone|tel|dial|contact)\b[^\d+]{0,30}(?<![a-z])(\+?\d[\d \-().]{5,}\d)")
+    r"\b(?:call|ring|phone|tel|dial|contact|ligue|ligar|liga|llame|llama|llamar|llamenos"
+    r"|ll[aá]menos|marque|appelez|appeler|chiami|chiama|chiamare|rufen|hubungi|tawagan"
+    r"|zadzwo\w*)\b[^\d+]{0,30}(?<![a-z])(\+?\d[\d \-().]{5,}\d)")
 MIN_PHONE_DIGITS = 7
 
 
@@ -188,7 +219,7 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
         own_link=site_named or (bool(hosts) and _compliant_short_link(hosts, opt_out)),
         site_named=site_named,
         callback=_asks_to_call(text),
-        code_like=_CODE.search(words) is not None,
+        code_like=_carries_code(words),
         opt_out_link=opt_out,
     )
 
@@ -196,6 +227,16 @@ def body_features(body: str | None, sender: str | None = None) -> BodyFeatures:
 def _offers_opt_out(body: str, text: str) -> bool:
     """Does the text tell its reader how to stop the texts? (``text``: ``body`` lowered.)"""
     return _OPT_OUT.search(text) is not None or _OPT_OUT_KEYWORD.search(body) is not None
+
+
+def _carries_code(words: str) -> bool:
+    """Is there a number to type in, once a card's or an account's quoted end is left out?"""
+    match = _CODE.search(words)
+    if match is None:
+        return False
+    if match.end() - match.start() != 4 or not _CARD_END.search(words):
+        return True  # most texts: a code, or no card's end to leave out
+    return _CODE.search(_CARD_END.sub(" ", words)) is not None
 
 
 def _asks_to_call(text: str) -> bool:

@@ -1066,6 +1066,25 @@ def test_a_bank_s_card_notices_crowding_one_number_for_half_an_hour_are_no_bombi
                 and a["entity"] == {"type": "destination", "id": person}]
 
 
+def test_a_bank_s_card_block_notices_are_no_codes() -> None:
+    """A fraud-alert wave after a breach, quoting each card's last four digits
+    ("terminada en 3019"), a hundred a minute; a customer with many cards gets a dozen.
+    The digits name a card, they are no code to type in, and nobody is bombed."""
+    rng = random.Random(23)
+    records = _app_with_feed(rng, 90)
+    customers = [f"+5731{rng.randrange(10**8):08d}" for _ in range(600)]
+    weights = [rng.paretovariate(1.2) for _ in customers]
+    for i in range(1_500):
+        ts, mid = T0 + 30 * MINUTE + i * 600 + rng.randrange(600), f"card-{i}"
+        person = rng.choices(customers, weights)[0]
+        records += [_send(ts, mid, "app", person, HOME_PRICE, category="transactional",
+                          body=f"App: por seguridad bloqueamos su tarjeta terminada en "
+                               f"{rng.randrange(10**4):04d}. Le enviaremos una nueva."),
+                    _dlr(ts + 3_000, mid, "app", person)]
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_bombing"]
+
+
 def _app_without_feed(rng: random.Random, minutes: int) -> list[dict]:
     """The same app, but its verifications never reach the detector."""
     return [r for r in _app_with_feed(rng, minutes) if r["topic"] != "sms.verify"]
@@ -1290,12 +1309,15 @@ def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list
     return records, start
 
 
-def test_a_callback_scam_without_links_is_spam() -> None:
+@pytest.mark.parametrize("lure", [
+    "Your account was charged GBP {}9.99 for an order. Not you? Call +44 20 7946 0123",
+    "Alerta: compra de R$ {}9,99 aprovada no seu cartao. Nao foi voce? Ligue +1 (305) 658-1468",
+    "Su cuenta fue bloqueada por un cargo de {}9 USD. Si no fue usted, llame al 800 123 4567",
+])
+def test_a_callback_scam_without_links_is_spam(lure: str) -> None:
     """No link to follow: the lure is a number to phone, in a text the account never
-    sent, to numbers it never texted."""
-    records, start = _card_alerts_then(
-        "Your account was charged GBP {}9.99 for an order. Not you? Call +44 20 7946 0123",
-        burst_to_new_numbers=True)
+    sent, to numbers it never texted, in whichever language the platform serves."""
+    records, start = _card_alerts_then(lure, burst_to_new_numbers=True)
     found = [a for a in alerts_of(records)
              if a["kind"] == "spam_burst" and a["entity"]["id"] == "bank"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
