@@ -136,6 +136,10 @@ class Finding:
     widens: bool = False
     # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
     max_severity: str | None = None
+    # The throttled scope is a country the account took up within the hour: it carried
+    # none of the account's traffic before, so a limit at "its normal pace" would let a
+    # slow attack through whole (see policy._issue).
+    new_ground: bool = False
     # The other threat the same traffic is, with its own evidence: a hijacked account
     # sending lures is a takeover and a smishing burst, and on-call should hear both. A
     # warning without a throttle: this finding's throttle already covers the traffic.
@@ -399,10 +403,13 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         if bombing:
             return bombed()
         score = vol + fraud
-        return _finding(PUMPING, score, state, signals, step, ctx,
-                        ("volume", "conversion", "sequential", "premium", "high_price",
-                         "new_country", "dear_countries"),
-                        _pumping_scope(state, ctx))
+        finding = _finding(PUMPING, score, state, signals, step, ctx,
+                           ("volume", "conversion", "sequential", "premium", "high_price",
+                            "new_country", "dear_countries"),
+                           _pumping_scope(state, ctx))
+        finding.new_ground = (state.kind.name == "account_country" and state.young(step)
+                              and get("new_country") > 0)
+        return finding
     hour = signals.get("conversion_hour")
     if (hour is not None and get("conversion_hour") >= t
             and hour.value <= COLLAPSED * hour.baseline and not state.young(step)):

@@ -307,7 +307,10 @@ class Policy:
         strikes = state.strikes.get(scope_key, 1 if current is not None else 0)
         if current is not None:
             strikes -= 1
-        command_action = "block" if action == "block" or strikes >= 2 else "limit"
+        # A limit holds a scope to its normal pace; a country the account only took up
+        # this hour has none, and the floor pace would pass a slow attack whole.
+        command_action = ("block" if action == "block" or strikes >= 2 or finding.new_ground
+                          else "limit")
         if current is not None and current["action"] == "block":
             command_action = "block"  # extending never softens a block
         ttl_ms = min(self.p.throttle_ttl_s * 2**strikes, self.p.max_throttle_ttl_s) * 1000

@@ -241,6 +241,19 @@ def test_low_and_slow_pumping_into_a_new_dear_country_is_found_within_the_hour()
     assert pumping and min(a["ts"] for a in pumping) - ATTACK_START <= 45 * MINUTE
 
 
+def test_slow_pumping_into_a_country_new_to_the_account_is_blocked_not_limited() -> None:
+    """The account never texted the country: a limit at its pace there (none, so the
+    floor) would pass a code every two and a half minutes whole."""
+    rng = random.Random(31)
+    records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
+        rng, "acct_slow", "+99670", 7, 24, 150_000, 5_000, KG_PRICE, "kg-direct", False)
+    held = [c for c in commands_of(records)
+            if c["scope"].get("account_id") == "acct_slow" and c["action"] != "release"]
+    assert held and {c["action"] for c in held} == {"block"}
+    assert all(c["scope"].get("prefix", "").startswith("+996")
+               or c["scope"].get("country") == "KG" for c in held)
+
+
 def test_the_same_pace_of_codes_that_users_enter_is_no_pumping() -> None:
     rng = random.Random(31)
     records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
