@@ -559,6 +559,13 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                 finding.evidence.append({"feature": "opt_out_link_share",
                                          "value": _round(opt_out),
                                          "baseline": None})
+            elif origin < t / 2 and not origin_unknown and get("new_callback") >= links:
+                # A number to phone and no link, sent with the account's own keys from
+                # its own networks: a bank's card-block wave after a breach, with its
+                # support line in a text it never had to send before. A scam's number
+                # comes from whoever took the account over (a new network) or from an
+                # account that has no networks of its own yet. For a person to look at.
+                finding.warn_only()
             return finding
         if (_content_unknown(state) and vol >= t and get("new_destination") >= t
                 and _no_codes(state)):

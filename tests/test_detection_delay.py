@@ -1300,9 +1300,11 @@ def test_its_own_texts_from_a_new_address_at_that_pace_are_no_spam() -> None:
     assert not [a for a in alerts_of(records) if a["action"] != "none"]
 
 
-def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list[dict], int]:
+def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool,
+                      burst_ip: str = "10.0.0.1") -> tuple[list[dict], int]:
     """A bank's card alerts (each with its support line) to its customers for two hours,
-    three a minute; then ten minutes at one every two seconds of ``burst_body``."""
+    three a minute; then ten minutes at one every two seconds of ``burst_body``, sent
+    from ``burst_ip`` (the bank's own servers' is 10.0.0.1)."""
     rng = random.Random(17)
     customers = [f"+447400{n:06d}" for n in rng.sample(range(1_000_000), 300)]
     alert = "Bank: card ending {} used for GBP {}.50. Not you? Call 0800 048 {}"
@@ -1319,6 +1321,7 @@ def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list
                   else rng.choice(customers))
         records.append(_send(ts, f"b{n}", "bank", number, HOME_PRICE,
                              category="transactional", body=burst_body.format(n % 90 + 10)))
+        records[-1]["value"]["source_ip"] = burst_ip
     return records, start
 
 
@@ -1329,12 +1332,25 @@ def _card_alerts_then(burst_body: str, burst_to_new_numbers: bool) -> tuple[list
 ])
 def test_a_callback_scam_without_links_is_spam(lure: str) -> None:
     """No link to follow: the lure is a number to phone, in a text the account never
-    sent, to numbers it never texted, in whichever language the platform serves."""
-    records, start = _card_alerts_then(lure, burst_to_new_numbers=True)
+    sent, to numbers it never texted, in whichever language the platform serves, from
+    a network the account never used (whoever took it over)."""
+    records, start = _card_alerts_then(lure, burst_to_new_numbers=True,
+                                       burst_ip="203.0.113.7")
     found = [a for a in alerts_of(records)
              if a["kind"] == "spam_burst" and a["entity"]["id"] == "bank"]
     assert found and min(a["ts"] for a in found) - start <= 2 * MINUTE
     assert "new_callback_text_share" in {e["feature"] for a in found for e in a["evidence"]}
+    assert [c for c in commands_of(records) if c["scope"].get("account_id") == "bank"]
+
+
+def test_a_bank_s_own_card_block_wave_with_its_support_line_is_only_a_warning() -> None:
+    """After a merchant's breach, a bank texts customers it seldom texts a new notice
+    with its support line, from its own key and servers: to on-call it looks like a
+    callback scam, but nothing of it is a stranger's, so nothing is blocked."""
+    records, _ = _card_alerts_then(
+        "Bank: suspicious use of your card ending 40{}, it is blocked. Call 0800 048 1234",
+        burst_to_new_numbers=True)
+    assert not commands_of(records)
 
 
 def test_a_bank_s_busy_hour_of_its_own_card_alerts_is_no_spam() -> None:
