@@ -321,14 +321,19 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                                ("volume", "new_key", "new_ip", "new_destination",
                                 "new_country", "premium", "foreign_url", "new_callback"),
                                _origin_scope(state, ctx))
-            gain = max(get("new_country"), get("premium"), get("foreign_url"),
-                       get("new_callback"))
+            country = get("new_country")
+            if _no_codes(state) and _ordinary_price(state):
+                # A country new to the account pays a hijacker through codes pumped into
+                # it at a dear price; notices with no code at an ordinary price there pay
+                # nobody (a broadcaster's vote confirmations in a market new to it).
+                country = 0.0
+            gain = max(country, get("premium"), get("foreign_url"), get("new_callback"))
             if gain < t / 2 and _nothing_to_gain(state):
                 # New numbers from a new network, and texts that carry nothing a hijacker
                 # is paid by: no link to a site they do not name, no number to call, no
-                # dear or new country. An account's second server (the marketing
-                # platform its campaigns go out from, met for the first time) looks the
-                # same: for a person to look at, not for the gateway to block.
+                # dear country or codes in a new one. An account's second server (the
+                # marketing platform its campaigns go out from, met for the first time)
+                # looks the same: for a person to look at, not for the gateway to block.
                 finding.warn_only()
             else:
                 finding.widens = _whole_account_taken(state, finding.throttle_scope)

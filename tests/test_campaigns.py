@@ -793,3 +793,38 @@ def test_a_stolen_key_s_unentered_codes_from_one_new_network_are_a_takeover() ->
     assert evidence["stranger_code_networks_1h"] == 1
     assert not [a for a in alerts_of(_codes_from_one_server(entered=True))
                 if a["kind"] in ("account_takeover", "sms_pumping")]
+
+
+def _broadcaster_s_vote(body: str, price: float) -> list[dict]:
+    """A broadcaster texts a few of its GB viewers an hour for two hours; then its show
+    opens a vote abroad, and 1,500 confirmations go out in ten minutes to viewers there
+    it never texted, a third of them from a server it never sent from."""
+    rng = random.Random(21)
+    home = _texts_of("tv", category="transactional", source_ip="10.0.3.1",
+                     api_key_id="key_tv")
+    records = [home(T0 + n * 6 * MINUTE + rng.randrange(MINUTE), f"h{n}",
+                    f"+447400{rng.randrange(10**6):06d}", "Kano: your reminder is set")
+               for n in range(20)]
+    start = T0 + 125 * MINUTE
+    for n in range(1_500):
+        send = _texts_of("tv", category="transactional", api_key_id="key_tv",
+                         source_ip="10.0.3.1" if n % 3 else "34.222.48.157")
+        record = send(start + n * 400 + rng.randrange(400), f"v{n}",
+                      f"+39351{rng.randrange(10**7):07d}", body.format(n % 1_000))
+        record["value"]["price"] = price
+        records.append(record)
+    records.sort(key=lambda r: r["value"]["ts"])
+    return records
+
+
+def test_a_broadcaster_s_vote_confirmations_abroad_are_not_blocked_as_a_takeover() -> None:
+    """A country new to it, numbers new to it, partly from a new server: but texts with
+    no link, no number to call and no code, at an ordinary price, pay no hijacker."""
+    records = _broadcaster_s_vote("Thanks! Your vote for Jack was received. Msg 1 of 1.",
+                                  0.06)
+    assert not commands_of(records)
+
+
+def test_codes_to_a_dear_country_new_to_it_from_a_new_server_are_still_a_takeover() -> None:
+    records = _broadcaster_s_vote("Your code is 4{:03d}55", 0.45)
+    assert [c for c in commands_of(records) if c["scope"].get("account_id") == "tv"]
