@@ -594,6 +594,11 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         # when the detector started (a busy shop), only about one that appears later.
         return None
     if kind in ("account", "prefix") and (vol >= 2 * t or (vol >= t and get("trees") >= 0.95)):
+        if kind == "prefix" and state.top_account()[1] >= DOMINANT_SHARE:
+            # One account's burst (a brand's midnight greetings reach every range of a
+            # country at once): its own scopes judge it against its own level, once,
+            # not once for each range it touches.
+            return None
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
     return None

@@ -795,6 +795,29 @@ def test_a_stolen_key_s_unentered_codes_from_one_new_network_are_a_takeover() ->
                 if a["kind"] in ("account_takeover", "sms_pumping")]
 
 
+def test_a_brand_s_greetings_raise_no_alert_for_each_range_they_reach() -> None:
+    """At midnight a brand greets its customers all over the country: ten ranges at
+    once, each far above what its usual senders bring it. The brand's burst is the
+    brand's own scopes' to judge, once, not one anomaly a range."""
+    rng = random.Random(9)
+    records = []
+    for n in range(120 * 12):  # two hours of other senders' codes, spread over the ranges
+        ts, account = T0 + n * 5_000 + rng.randrange(5_000), f"app{n % 6}"
+        number = f"+4474{rng.randrange(10)}{rng.randrange(10**6):06d}"
+        records.append({"topic": "sms.send", "value": {
+            "message_id": f"o{n}", "ts": ts, "account_id": account, "destination": number,
+            "category": "otp", "body": f"Your code is {rng.randrange(10**6):06d}",
+            "price": 0.03, "api_key_id": f"key_{account}", "source_ip": "10.0.1.9"}})
+    start = T0 + 125 * MINUTE
+    for n in range(3_000):  # ten minutes of greetings to customers in every range
+        ts = start + n * 200 + rng.randrange(200)
+        number = f"+4474{rng.randrange(10)}{rng.randrange(10**6):06d}"
+        records.append(_marketing(ts, f"g{n}", number, "Happy New Year from all of us! "
+                                  f"{SHOP_SITE.format(n % 97)} Reply STOP to opt out"))
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert not [a for a in alerts_of(records) if a["entity"]["type"] == "prefix"]
+
+
 def _broadcaster_s_vote(body: str, price: float) -> list[dict]:
     """A broadcaster texts a few of its GB viewers an hour for two hours; then its show
     opens a vote abroad, and 1,500 confirmations go out in ten minutes to viewers there
