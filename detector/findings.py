@@ -136,10 +136,13 @@ class Finding:
     widens: bool = False
     # The most this finding may say, whatever its score (see _reports_lost_codes_entered).
     max_severity: str | None = None
-    # The throttled scope is a country the account took up within the hour: it carried
-    # none of the account's traffic before, so a limit at "its normal pace" would let a
-    # slow attack through whole (see policy._issue).
-    new_ground: bool = False
+    # The throttle must be a block, whatever the severity (see policy._issue): a limit
+    # would hold the scope to nothing honest. Pumping into a country the account took
+    # up within the hour: the scope carried none of its traffic before, and the floor
+    # pace would let a slow attack through whole. A range pumped by one account, throttled
+    # on that account there: its own family may block that very scope already, and at a
+    # gateway a newer command on a scope replaces the older (a limit would soften it).
+    block_only: bool = False
     # The other threat the same traffic is, with its own evidence: a hijacked account
     # sending lures is a takeover and a smishing burst, and on-call should hear both. A
     # warning without a throttle: this finding's throttle already covers the traffic.
@@ -412,8 +415,10 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                            ("volume", "conversion", "sequential", "premium", "high_price",
                             "new_country", "dear_countries"),
                            _pumping_scope(state, ctx))
-        finding.new_ground = (state.kind.name == "account_country" and state.young(step)
-                              and get("new_country") > 0)
+        name = state.kind.name
+        finding.block_only = (
+            (name == "account_country" and state.young(step) and get("new_country") > 0)
+            or (name == "prefix" and "account_id" in (finding.throttle_scope or {})))
         return finding
     hour = signals.get("conversion_hour")
     if (hour is not None and get("conversion_hour") >= t

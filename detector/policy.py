@@ -307,9 +307,9 @@ class Policy:
         strikes = state.strikes.get(scope_key, 1 if current is not None else 0)
         if current is not None:
             strikes -= 1
-        # A limit holds a scope to its normal pace; a country the account only took up
-        # this hour has none, and the floor pace would pass a slow attack whole.
-        command_action = ("block" if action == "block" or strikes >= 2 or finding.new_ground
+        # A limit holds a scope to its normal pace: not where the finding says that would
+        # hold it to nothing honest (Finding.block_only).
+        command_action = ("block" if action == "block" or strikes >= 2 or finding.block_only
                           else "limit")
         if current is not None and current["action"] == "block":
             command_action = "block"  # extending never softens a block

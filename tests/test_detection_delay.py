@@ -254,6 +254,21 @@ def test_slow_pumping_into_a_country_new_to_the_account_is_blocked_not_limited()
                or c["scope"].get("country") == "KG" for c in held)
 
 
+def test_a_range_one_account_pumps_is_never_softened_to_a_limit() -> None:
+    """The account's family and the range's both find the pumping and both throttle the
+    account in the range. A gateway keeps one command a scope, the newer: a limit from
+    one would replace the other's block."""
+    rng = random.Random(10)
+    records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
+        rng, "acct_slow", "+99670", 7, 120, 10_000, 5_000, KG_PRICE, "kg-direct", False)
+    records.sort(key=lambda r: r["value"]["ts"])
+    held = [c for c in commands_of(records)
+            if c["scope"] == {"account_id": "acct_slow", "prefix": "+99670"}]
+    assert {"sms_pumping on prefix", "sms_pumping on account"} <= {
+        c["reason"].split(" +")[0].split(" acct")[0] for c in held}
+    assert "limit" not in {c["action"] for c in held}
+
+
 def test_the_same_pace_of_codes_that_users_enter_is_no_pumping() -> None:
     rng = random.Random(31)
     records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
