@@ -33,7 +33,7 @@ from detector.config import Config
 from detector.findings import ANOMALY, Context, Finding, judge, met_at_startup
 from detector.policy import Output, Policy, PolicyState
 from detector.records import DlrEvent, Event, SendEvent, VerifyEvent
-from detector.scopes import KINDS, ScopeState
+from detector.scopes import KINDS, RING_ACCOUNTS, ScopeState
 from detector.sketches import RotatingBloom
 
 SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 28
+STATE_FORMAT = 29
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -55,6 +55,11 @@ PROMOTE_WINDOW_MS = 600_000
 # How long after an account's last verification its OTPs still count towards
 # conversion: an hour covers an account whose users verify a few times an hour.
 VERIFICATION_FEED_MS = 3_600_000
+# An account is fresh (a sign-up: see SendEvent.account_fresh) in its first day, if it
+# first appeared an hour or more after the detector started: one met in that first
+# hour may have been sending for years.
+FRESH_ACCOUNT_MS = 24 * 3_600_000
+FRESH_AFTER_START_MS = 3_600_000
 # How long (and for how many sends) an account remembers which route each send took,
 # once its delivery reports turn out not to say (the contract makes a report's route
 # optional). Reports come seconds to minutes after their send; an expiry, much later,
@@ -442,6 +447,7 @@ class FamilyProcessor:
             entity = self.entities.get(event.account_id)
             if entity is not None:
                 _complete_from_account(entity, event, counted=True)
+                self._mark_fresh(entity, event)
 
     def process(self, event: Event) -> list[Output]:
         out = self.advance(event.ts)
@@ -491,6 +497,17 @@ class FamilyProcessor:
             heapq.heappush(self._due_steps, step)
         keys.add(key)
 
+    def _mark_fresh(self, entity: FamilyEntity, event: Event) -> None:
+        """Mark a send of an account that signed up while the detector ran (its first
+        day, first seen an hour or more after the detector started)."""
+        if not isinstance(event, SendEvent) or self.started_ms is None:
+            return
+        account = _account_scope(entity)
+        first = (event.ts if account is None or account.first_step is None
+                 else account.first_step * account.step_ms)
+        event.account_fresh = (first - self.started_ms >= FRESH_AFTER_START_MS
+                               and event.ts - first <= FRESH_ACCOUNT_MS)
+
     def _candidate(self, key: str, event: Event) -> list[Event] | None:
         """Hold a number's records until it is busy enough to track; then hand them over.
 
@@ -526,6 +543,8 @@ class FamilyProcessor:
             step = entity.closed_through + 1
         self._open_step(key, entity, step)
         scopes = self._scopes_of(entity, key, event)
+        if self.family == "account":
+            self._mark_fresh(entity, event)
         # One type test per event, not one per scope; a step buffer is always truthy,
         # so buffer() (which creates it) only runs for a scope's first record of a step.
         if isinstance(event, SendEvent):
@@ -669,7 +688,8 @@ class FamilyProcessor:
         threshold = self.config.detector.surprise_threshold
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
         ready = scope.ready() or (scope.kind.counts_services and (
-            scope.flooded_by_services(step, threshold / 2) or scope.pestered(step)))
+            scope.flooded_by_services(step, threshold / 2) or scope.pestered(step))) or (
+            scope.fresh_senders is not None and scope.fresh_ring(step) >= RING_ACCOUNTS)
         due = (scope.judge_due(step, closed, threshold / 2) if ready
                else scope.quiet_route_due(step))
         if not holding and not due:

@@ -79,7 +79,7 @@ class StepBuffer:
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
                  "answerable_codes", "feedless_codes", "signed_links", "keyed_links",
-                 "operator_reports", "keyed_codes", "report_waits")
+                 "operator_reports", "keyed_codes", "report_waits", "fresh_codes")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -125,6 +125,10 @@ class StepBuffer:
         # that track origin (see ScopeState._close_stranger_links); None until one is
         # sent, as in most steps.
         self.keyed_links: list[tuple[str, str, int, str]] | None = None
+        # Texts that may be codes, from fresh accounts without a verification feed, as
+        # (account, number), for a range's scope (see ScopeState.fresh_ring): None
+        # elsewhere.
+        self.fresh_codes: list[tuple[str, str]] | None = None
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -162,6 +166,9 @@ class StepBuffer:
                     self.answerable_codes += 1
                 else:
                     self.feedless_codes += 1
+        if ev.account_fresh and self.fresh_codes is not None and not ev.feed_live and (
+                category == "otp" or (category != "marketing" and ev.code_like)):
+            self.fresh_codes.append((ev.account_id, destination))
         # A conversion trial: a code (an OTP, or an uncategorised send from an account
         # that sends codes, see families._codes_uncategorised) whose account's
         # verifications reach the detector.

@@ -59,6 +59,7 @@ from detector.scopes import (
     MINUTE_MS,
     NOVELTY_MINUTES,
     PERSISTENT_CODES,
+    RING_ACCOUNTS,
     SENDS,
     SEVERAL_SERVICES,
     W1,
@@ -360,6 +361,8 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                             step, ctx, ("new_key", "new_ip", "new_country", "new_link",
                                         "foreign_url", "volume"),
                             _new_country_scope(state, step, ctx))
+    if kind == "prefix" and (ring := _ring(state, step)):
+        return _ring_finding(state, signals, step, ctx, ring, bar(PUMPING))
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
@@ -607,6 +610,34 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         return _finding(ANOMALY, vol, state, signals, step, ctx,
                         ("volume", "trees", "new_destination", "url"), None)
     return None
+
+
+def _ring(state: ScopeState, step: int) -> int:
+    """Fresh accounts without a feed that sent codes into this dear range within the
+    hour, if they are a ring's ``RING_ACCOUNTS`` or more; else 0 (see
+    ScopeState.fresh_ring). A range whose texts do not say their price counts as dear:
+    nothing says it is not."""
+    if state.fresh_senders is None or state.fresh_ring(step) < RING_ACCOUNTS:
+        return 0
+    price = state.segment_price()
+    if price is not None and 0 < price < state.high_price_usd:
+        return 0
+    return state.fresh_ring(step)
+
+
+def _ring_finding(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context,
+                  ring: int, t: float) -> Finding:
+    """Pumping by a ring of fresh accounts: each sends a few codes an hour, together
+    they walk one block of a dear range. Blocked for every sender in the block the
+    numbers fill (its honest senders mostly text elsewhere in the range), however few
+    the codes: their accounts are disposable, the block is what the ring is paid for."""
+    numbers = dict.fromkeys((n for _, n in state.fresh_numbers or ()), 1)
+    finding = _finding(PUMPING, t * ring / RING_ACCOUNTS, state, signals, step, ctx,
+                       ("volume", "high_price"), {"prefix": _block_of(numbers, ctx.entity_id)})
+    finding.evidence.insert(0, {"feature": "fresh_accounts_sending_codes_1h", "value": ring,
+                                "baseline": RING_ACCOUNTS - 1})
+    finding.block_only = True
+    return finding
 
 
 def _codes_entered(signals: dict[str, Signal]) -> bool:

@@ -98,6 +98,10 @@ class SendEvent(_Record):
     # Set by the account's processor: do the account's verifications reach the
     # detector lately, whatever this send is (see scopes.PERSISTENT_CODES)?
     feed_live: bool = False
+    # Set by the account's processor: did the account appear after the detector's first
+    # hour, within the last day: a sign-up, not an account met as the detector started
+    # (see families.FRESH_ACCOUNT_MS and ScopeState.fresh_ring)?
+    account_fresh: bool = False
 
 
 @dataclass(slots=True)

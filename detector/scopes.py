@@ -283,6 +283,14 @@ OPENING_SENDS = 5
 # openings' worth, so the trickle of a launch's first customers does not count.
 RAMP_MINUTES = 240
 RAMP_SENDS = 3 * OPENING_SENDS
+# A pumping ring signs up accounts by the dozen and has each send a few codes an hour
+# into the block of a dear range it is paid for: no account, and no ten minutes of the
+# range, is busy enough to stand out. This many fresh accounts without a verification
+# feed sending codes into one range within the hour is the ring itself: independent
+# sign-ups do not converge on one range of one dear country.
+RING_ACCOUNTS = 5
+RING_MINUTES = 60
+RING_NUMBERS = 256  # the ring's latest numbers kept, to tell the block it walks
 
 
 @dataclass(slots=True)
@@ -422,6 +430,11 @@ class ScopeState:
         # quiet route crosses the bar on one step's reports, not on the minute's.
         self.faltering = False
         self.history_before = 0  # the account's distinct numbers when this scope began
+        # Ranges: fresh accounts without a feed that sent codes here, by last step, and
+        # the numbers they sent them to, (step, number) oldest first, over the last
+        # RING_MINUTES (see fresh_ring): None until one does, as in most ranges.
+        self.fresh_senders: dict[str, int] | None = None
+        self.fresh_numbers: deque[tuple[int, str]] | None = None
         # Routes: delivery by the operator behind each number (built with its first
         # report naming one).
         self.operators: OperatorDelivery | None = None
@@ -440,6 +453,8 @@ class ScopeState:
                     buf.operator_reports, buf.report_waits = {}, []
             elif self.kind.counts_services:
                 buf.code_senders = {}
+            elif self.kind.name == "prefix":
+                buf.fresh_codes = []
         return buf
 
     # -- closing ---------------------------------------------------------
@@ -521,6 +536,8 @@ class ScopeState:
             self.last_step_strangers = v[NEW_IP] / v[SENDS]
         if self.kind.attributes_accounts and buf.accounts:
             _decay_into(self.recent_accounts, buf.accounts)
+        if buf.fresh_codes:
+            self._close_fresh_codes(step, buf.fresh_codes)
         if buf.code_senders:
             if self.hour_codes is None:
                 self.hour_codes = deque()
@@ -831,6 +848,28 @@ class ScopeState:
                 and (self.history_before >= ESTABLISHED_DESTINATIONS
                      or self.first_step - account.first_step
                      >= NOVELTY_MINUTES * self.steps_per_min))
+
+    def _close_fresh_codes(self, step: int, codes: list[tuple[str, str]]) -> None:
+        if self.fresh_senders is None or self.fresh_numbers is None:
+            self.fresh_senders, self.fresh_numbers = {}, deque(maxlen=RING_NUMBERS)
+        fresh = self.fresh_senders
+        for account, number in codes:
+            fresh.pop(account, None)  # re-inserted: the dict stays in order of last step
+            fresh[account] = step
+            self.fresh_numbers.append((step, number))
+
+    def fresh_ring(self, step: int) -> int:
+        """How many fresh accounts without a verification feed sent codes into this
+        range in the last ``RING_MINUTES`` (see RING_ACCOUNTS)."""
+        fresh, numbers = self.fresh_senders, self.fresh_numbers
+        if not fresh or numbers is None:
+            return 0
+        since = step - RING_MINUTES * self.steps_per_min
+        while fresh and next(iter(fresh.values())) <= since:
+            del fresh[next(iter(fresh))]
+        while numbers and numbers[0][0] <= since:
+            numbers.popleft()
+        return len(fresh)
 
     def ready(self) -> bool:
         total = self.sums.total_of

@@ -269,6 +269,51 @@ def test_a_range_one_account_pumps_is_never_softened_to_a_limit() -> None:
     assert "limit" not in {c["action"] for c in held}
 
 
+def _ring_of_new_accounts(rng: random.Random, accounts: int, head: str, price: float,
+                          start: int) -> list[dict]:
+    """From ``start``, ``accounts`` accounts never seen before (no verification feed)
+    each send a code every eight to twelve minutes to numbers of the block ``head``
+    (six more digits), for an hour and a half."""
+    out: list[dict] = []
+    for a in range(accounts):
+        ts = start + rng.randrange(10 * MINUTE)
+        while ts < start + 90 * MINUTE:
+            number, mid = f"{head}{rng.randrange(10 ** 6):06d}", f"ring{a}-{ts}"
+            out += [_send(ts, mid, f"signup_{a}", number, price, "intl-lcr"),
+                    _dlr(ts + 3_000, mid, f"signup_{a}", number, route="intl-lcr")]
+            ts += rng.randrange(8 * MINUTE, 12 * MINUTE)
+    return out
+
+
+def test_a_ring_of_new_accounts_pumping_a_dear_block_slowly_is_blocked() -> None:
+    """Eight sign-ups, each a code every ten minutes into one block of a dear range:
+    under a send a minute for the range, and nothing per account to stand out. Found
+    on the ring itself, and the block is stopped for every sender."""
+    rng = random.Random(41)
+    start = T0 + 120 * MINUTE
+    records = _home_traffic(rng, "acct_home", 240) + _ring_of_new_accounts(
+        rng, 8, "+996701", KG_PRICE, start)
+    records.sort(key=lambda r: r["value"]["ts"])
+    found = [a for a in alerts_of(records)
+             if a["kind"] == "sms_pumping" and a["entity"]["type"] == "prefix"]
+    assert found and min(a["ts"] for a in found) - start <= 30 * MINUTE
+    assert "fresh_accounts_sending_codes_1h" in {e["feature"] for e in found[0]["evidence"]}
+    blocks = [c for c in commands_of(records) if c["action"] == "block"
+              and c["scope"].get("prefix", "").startswith("+99670")]
+    assert blocks and "account_id" not in blocks[0]["scope"]
+
+
+@pytest.mark.parametrize("price", [HOME_PRICE])
+def test_new_accounts_sending_codes_into_a_cheap_range_are_no_ring(price: float) -> None:
+    """New tenants signing up the same afternoon send their own users' codes into a
+    home range at a home price: nothing pays a ring there."""
+    rng = random.Random(41)
+    records = _home_traffic(rng, "acct_home", 240) + _ring_of_new_accounts(
+        rng, 8, "+447400", price, T0 + 120 * MINUTE)
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+
+
 def test_the_same_pace_of_codes_that_users_enter_is_no_pumping() -> None:
     rng = random.Random(31)
     records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(

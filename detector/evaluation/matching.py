@@ -3,7 +3,16 @@
 An alert names an incident when its entity is one the incident's label lists
 (a prefix alert also counts when it lies inside the attacked range) or its
 ``account_id`` is one of the incident's accounts, and its ts falls in
-``[start_ts, end_ts + grace]``.
+``[start_ts, end_ts + grace]``. An alert on a wider range whose throttle scope names
+the attacked range (or a block inside it) names the incident too: it tells the
+gateway to stop exactly that block.
+
+>>> label = {"start_ts": 0, "end_ts": 10, "account_ids": [],
+...          "entities": [{"type": "prefix", "id": "+9936217"}]}
+>>> wide = {"ts": 5, "entity": {"type": "prefix", "id": "+99362"}}
+>>> alert_touches(wide, label), alert_touches({**wide, "throttle_scope": {
+...     "prefix": "+9936217"}}, label)
+(False, True)
 """
 
 from __future__ import annotations
@@ -29,5 +38,14 @@ def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRAC
     listed = [e["id"] for e in label["entities"] if e["type"] == etype]
     if eid in listed:
         return True
-    # A deeper prefix inside the attacked range names it too (a sibling range does not).
+    if _inside_range(etype, eid, label):
+        return True
+    blocked = (alert.get("throttle_scope") or {}).get("prefix")
+    return blocked is not None and _inside_range("prefix", blocked, label)
+
+
+def _inside_range(etype: str, eid: str, label: Mapping) -> bool:
+    """A prefix inside (or equal to) the label's attacked range names it (a sibling
+    range does not)."""
+    listed = [e["id"] for e in label["entities"] if e["type"] == "prefix"]
     return etype == "prefix" and bool(listed) and eid.startswith(max(listed, key=len))
