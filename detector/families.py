@@ -729,6 +729,10 @@ class FamilyProcessor:
                 # (A country whose sends do not say their price may be dear or not.)
                 priced = bool(scope.segment_price())
                 signals["dear_opening" if priced else "unpriced_opening"] = opening
+        if scope.kind.name == "account" and not self._age_unknown(scope, step):
+            wide = scope.dear_countries_hour(step, entity.scopes.values())
+            if wide is not None:
+                signals["dear_countries_hour"] = wide
         scope.traced = any(name in signals and signals[name].surprise >= threshold
                            for name in BEHAVIOURAL_TRACES)
         if scope.kind.carrier:

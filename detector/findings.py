@@ -361,6 +361,18 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                             step, ctx, ("new_key", "new_ip", "new_country", "new_link",
                                         "foreign_url", "volume"),
                             _new_country_scope(state, step, ctx))
+    if (kind == "account" and "dear_countries_hour" in signals
+            and get("dear_countries_hour") >= bar(PUMPING) and _feed_silent(state)
+            and _maybe_codes(state)):
+        # Codes going low and wide into dear countries the account took up in its last
+        # hours, no one of them busy, together a share of its traffic that honest
+        # expansion (one market at a time) does not make, and no verification feed to
+        # say whether anyone is behind them. A warning: which countries to stop is for
+        # a person to say (an account opening several markets at once looks the same).
+        finding = _finding(PUMPING, get("dear_countries_hour"), state, signals, step, ctx,
+                           ("dear_countries_hour", "volume"), None)
+        finding.warn_only()
+        return finding
     if kind == "prefix" and (ring := _ring(state, step)):
         return _ring_finding(state, signals, step, ctx, ring, bar(PUMPING))
     # Independent fraud traces add up; a young scope (an account's first hour in a
@@ -922,6 +934,7 @@ _FEATURE_NAMES = {
     "high_price": "price_per_segment_usd",
     "new_country": "new_country_share",
     "dear_countries": "new_high_price_countries",
+    "dear_countries_hour": "new_high_price_countries_taken_up_4h",
     "dear_opening": "new_high_price_country_traffic_share",
     "unpriced_opening": "new_country_traffic_share_price_unknown",
     "new_destination": "new_destination_share",

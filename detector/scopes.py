@@ -283,6 +283,12 @@ OPENING_SENDS = 5
 # openings' worth, so the trickle of a launch's first customers does not count.
 RAMP_MINUTES = 240
 RAMP_SENDS = 3 * OPENING_SENDS
+# Revenue-share fraud through a sign-up form can also go low and wide: a few codes an
+# hour into each of many dear countries, none of them ever busy enough to open or ramp.
+# This many dear countries taken up within RAMP_MINUTES, together carrying a share of
+# the account's last hour that honest expansion does not, are the pattern
+# (``ScopeState.dear_countries_hour``).
+WIDE_COUNTRIES = 4
 # A pumping ring signs up accounts by the dozen and has each send a few codes an hour
 # into the block of a dear range it is paid for: no account, and no ten minutes of the
 # range, is busy enough to stand out. This many fresh accounts without a verification
@@ -816,6 +822,24 @@ class ScopeState:
                 or self.sums.total_of(W60, SENDS) < RAMP_SENDS):
             return False
         return self._dear(unpriced=True)
+
+    def dear_countries_hour(self, step: int, siblings: Iterable[ScopeState]
+                            ) -> Signal | None:
+        """How unlikely it is that this many of the account's last hour's sends went to
+        high-priced countries it took up in its last ``RAMP_MINUTES``, when there are
+        ``WIDE_COUNTRIES`` of them or more (``siblings``: the account's scopes; this
+        scope: its account-wide one). The value is the number of countries."""
+        recent, hour = step - RAMP_MINUTES * self.steps_per_min, step - 60 * self.steps_per_min
+        taken = [s for s in siblings if s.kind.name == "account_country"
+                 and s.first_step is not None and s.first_step > recent
+                 and s.last_closed is not None and s.last_closed > hour
+                 and s._began_after(self) and s._dear(unpriced=False)]
+        if len(taken) < WIDE_COUNTRIES:
+            return None
+        here = sum(s.sums.total_of(W60, SENDS) for s in taken)
+        total = max(self.sums.total_of(W60, SENDS), here)
+        usual = ProportionBaseline(self.kind.priors["new_country"], "up")
+        return Signal(usual.score(here, total), float(len(taken)), float(WIDE_COUNTRIES - 1))
 
     def _opening_siblings(self, step: int, siblings: Iterable[ScopeState], unpriced: bool
                           ) -> Iterator[ScopeState]:

@@ -314,6 +314,48 @@ def test_new_accounts_sending_codes_into_a_cheap_range_are_no_ring(price: float)
     assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
 
 
+# KG TJ TM AZ MD GN SL CU, each with the digits its mobile numbers have after it.
+WIDE_RANGES = (("+99670", 7), ("+99292", 7), ("+99365", 6), ("+99450", 7), ("+37368", 6),
+               ("+22462", 7), ("+23276", 6), ("+5355", 6))
+
+
+def _low_and_wide(rng: random.Random, price: float, ranges: tuple[str, ...]) -> list[dict]:
+    """An established account without a verification feed; from ATTACK_START, a code
+    every minute and a half or so into one of ``ranges`` in turn, for two hours."""
+    records = [r for r in _home_traffic(rng, "acct_wide", 240) if r["topic"] != "sms.verify"]
+    ts, n = ATTACK_START, 0
+    while ts < ATTACK_START + 120 * MINUTE:
+        head, free = ranges[n % len(ranges)]
+        number, mid = f"{head}{rng.randrange(10**free):0{free}d}", f"wide-{n}"
+        records += [_send(ts, mid, "acct_wide", number, price, "intl-lcr"),
+                    _dlr(ts + 3_000, mid, "acct_wide", number, route="intl-lcr")]
+        ts += rng.randrange(60_000, 120_000)
+        n += 1
+    records.sort(key=lambda r: r["value"]["ts"])
+    return records
+
+
+def test_codes_low_and_wide_into_many_dear_countries_are_a_warning_within_the_hour() -> None:
+    """Eight dear countries, a code every twelve minutes each: no country opens or ramps,
+    but together they are a third of what the account sends."""
+    records = _low_and_wide(random.Random(43), KG_PRICE, WIDE_RANGES)
+    found = [a for a in alerts_of(records) if a["kind"] == "sms_pumping"]
+    assert found and min(a["ts"] for a in found) - ATTACK_START <= 60 * MINUTE
+    assert "new_high_price_countries_taken_up_4h" in {e["feature"] for e in found[0]["evidence"]}
+
+
+@pytest.mark.parametrize(("price", "ranges"), [(HOME_PRICE, WIDE_RANGES),
+                                               (KG_PRICE, WIDE_RANGES[:2])])
+def test_cheap_or_few_new_countries_are_no_low_and_wide_pumping(price: float,
+                                                               ranges: tuple) -> None:
+    """The same pace into countries at an ordinary price, or into two dear ones: an
+    account taking up markets, one or two at a time."""
+    records = _low_and_wide(random.Random(43), price, ranges)
+    assert not [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+                and "new_high_price_countries_taken_up_4h" in {e["feature"]
+                                                              for e in a["evidence"]}]
+
+
 def test_the_same_pace_of_codes_that_users_enter_is_no_pumping() -> None:
     rng = random.Random(31)
     records = _home_traffic(rng, "acct_slow", 150) + _scattered_codes(
