@@ -33,7 +33,7 @@ from detector.config import Config
 from detector.findings import ANOMALY, Context, Finding, judge, met_at_startup
 from detector.policy import Output, Policy, PolicyState
 from detector.records import DlrEvent, Event, SendEvent, VerifyEvent
-from detector.scopes import KINDS, RING_ACCOUNTS, ScopeState
+from detector.scopes import KINDS, RING_ACCOUNTS, ScopeState, Signal
 from detector.sketches import RotatingBloom
 
 SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
@@ -729,6 +729,9 @@ class FamilyProcessor:
                 # (A country whose sends do not say their price may be dear or not.)
                 priced = bool(scope.segment_price())
                 signals["dear_opening" if priced else "unpriced_opening"] = opening
+                others = scope.other_dear_openings(step, entity.scopes.values(), account)
+                if others:
+                    signals["dear_openings_4h"] = Signal(0.0, others + 1.0, 1.0)
         if scope.kind.name == "account" and not self._age_unknown(scope, step):
             wide = scope.dear_countries_hour(step, entity.scopes.values())
             if wide is not None:

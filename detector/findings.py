@@ -458,9 +458,20 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         # countries rings pump are the dear ones, and nothing says this one is not.
         score = get(opening) + get("high_price")
         if score >= t:
+            again = signals.get("dear_openings_4h")
             finding = _finding(PUMPING, score, state, signals, step, ctx,
-                               (opening, "volume", "high_price"), None)
-            finding.warn_only()
+                               (opening, "volume", "high_price"),
+                               None if again is None else _pumping_scope(state, ctx))
+            if again is None:
+                finding.warn_only()
+            else:
+                # Not its first dear country in hours: a launch opens one market at a
+                # time, a ring stopped in one range moves on to the next (through
+                # another of a reseller's keys). Blocked there: the account never
+                # texted the country before.
+                finding.block_only = True
+                finding.evidence.insert(0, {"feature": "new_high_price_countries_4h",
+                                            "value": again.value, "baseline": 1.0})
             return finding
     t = bar(TAKEOVER)
     if origin_unknown and vol >= t / 2 and not own_campaign:

@@ -823,6 +823,16 @@ class ScopeState:
             return False
         return self._dear(unpriced=True)
 
+    def other_dear_openings(self, step: int, siblings: Iterable[ScopeState],
+                            account: ScopeState) -> int:
+        """How many other high-priced countries the account (``account``: its
+        account-wide scope) took up in its last ``RAMP_MINUTES``: a launch opens one
+        market at a time; a ring stopped in one range moves on to the next."""
+        recent = step - RAMP_MINUTES * self.steps_per_min
+        return sum(1 for s in siblings if s is not self and s.kind.name == "account_country"
+                   and s.first_step is not None and s.first_step > recent
+                   and s._began_after(account) and s._dear(unpriced=False))
+
     def dear_countries_hour(self, step: int, siblings: Iterable[ScopeState]
                             ) -> Signal | None:
         """How unlikely it is that this many of the account's last hour's sends went to

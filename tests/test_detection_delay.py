@@ -159,6 +159,24 @@ def test_one_dear_country_opened_without_a_feed_is_only_a_warning() -> None:
     assert not commands_of(records)
 
 
+def test_a_second_dear_country_opened_after_a_pause_is_blocked() -> None:
+    """Stop and go: twenty minutes into one dear country, then forty minutes of quiet,
+    then twenty minutes into another (through another of a reseller's keys). The first
+    is only a warning; the second is no launch, and is blocked."""
+    rng = random.Random(23)
+    records = _without_feed(_home_traffic(rng, "acct_ir", 200))
+    records += _opening_countries(rng, "acct_ir", DEAR_RANGES[:1], verified=False)
+    later = [dict(r, value=dict(r["value"], ts=r["value"]["ts"] + 60 * MINUTE))
+             for r in _opening_countries(rng, "acct_ir", DEAR_RANGES[1:2], verified=False)]
+    for r in later:
+        r["value"]["message_id"] = "again-" + r["value"]["message_id"]
+    commands = commands_of(records + later)
+    blocked = [c for c in commands if c["action"] == "block"]
+    assert blocked and min(c["ts"] for c in blocked) - ATTACK_START >= 60 * MINUTE
+    assert all(c["scope"].get("prefix", "").startswith("+9989")
+               or c["scope"].get("country") == "UZ" for c in blocked)
+
+
 def test_a_busy_account_met_as_the_detector_starts_has_no_new_countries_yet() -> None:
     """A whale already texting three expensive countries when the detector starts is met
     in them a few minutes in, after fifty other numbers: nothing says they are new to
