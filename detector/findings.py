@@ -325,19 +325,24 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                                ("volume", "new_key", "new_ip", "new_destination",
                                 "new_country", "premium", "foreign_url", "new_callback"),
                                _origin_scope(state, ctx))
-            country = get("new_country")
-            if _no_codes(state) and _ordinary_price(state):
-                # A country new to the account pays a hijacker through codes pumped into
-                # it at a dear price; notices with no code at an ordinary price there pay
-                # nobody (a broadcaster's vote confirmations in a market new to it).
-                country = 0.0
-            gain = max(country, get("premium"), get("foreign_url"), get("new_callback"))
+            gain = max(get("new_country"), get("premium"), get("foreign_url"),
+                       get("new_callback"))
             if gain < t / 2 and _nothing_to_gain(state):
                 # New numbers from a new network, and texts that carry nothing a hijacker
                 # is paid by: no link to a site they do not name, no number to call, no
-                # dear country or codes in a new one. An account's second server (the
-                # marketing platform its campaigns go out from, met for the first time)
-                # looks the same: for a person to look at, not for the gateway to block.
+                # dear or new country. An account's second server (the marketing
+                # platform its campaigns go out from, met for the first time) looks the
+                # same: for a person to look at, not for the gateway to block.
+                finding.warn_only()
+            elif (_mostly_own_origin(state, signals) and _nothing_to_gain(state)
+                  and max(get("premium"), get("foreign_url"), get("new_callback")) < t / 2
+                  and (_no_codes(state) or _ordinary_price(state))):
+                # Most of the burst goes out from the account's own servers, the new one
+                # beside them sending the same texts, with no lure in them and no codes
+                # into a dear range: the owner's doing (a broadcaster's vote
+                # confirmations in a market new to it, a server added to its pool). A
+                # hijacker does not share his burst with the owner's servers. For a
+                # person to look at.
                 finding.warn_only()
             else:
                 finding.widens = _whole_account_taken(state, finding.throttle_scope)
@@ -844,6 +849,14 @@ def _links_to_named_site(state: ScopeState) -> bool:
     """Do most of the last ten minutes' links go to a site their texts name?"""
     window = state.sums.totals(W10)
     return window[URL] > 0 and window[OWN_SITE_URL] >= OWN_CAMPAIGN_SHARE * window[URL]
+
+
+def _mostly_own_origin(state: ScopeState, signals: dict[str, Signal]) -> bool:
+    """Did most of the window's sends come from the account's own networks (or keys,
+    where records carry no address)? (See _new_origin.)"""
+    name = "new_key" if state.kind.track_origin and not state.seen_ips else "new_ip"
+    origin = signals.get(name)
+    return origin is not None and origin.value < 0.5
 
 
 def _nothing_to_gain(state: ScopeState) -> bool:

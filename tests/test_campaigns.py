@@ -841,8 +841,9 @@ def _broadcaster_s_vote(body: str, price: float) -> list[dict]:
 
 
 def test_a_broadcaster_s_vote_confirmations_abroad_are_not_blocked_as_a_takeover() -> None:
-    """A country new to it, numbers new to it, partly from a new server: but texts with
-    no link, no number to call and no code, at an ordinary price, pay no hijacker."""
+    """A country new to it, numbers new to it, a third from a new server: but two thirds
+    of the same texts go out from its own server (a hijacker does not share his burst
+    with the owner's), and they carry no link, no number to call and no code."""
     records = _broadcaster_s_vote("Thanks! Your vote for Jack was received. Msg 1 of 1.",
                                   0.06)
     assert not commands_of(records)
