@@ -536,13 +536,21 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
     # lures over many small stolen accounts keeps each within its bursty history's pace.
     stranger_lure = (kind in ("account", "api_key") and get("new_link") >= t
                      and origin >= t / 2)
+    # So are the lures of an account that signed up while the detector ran: its first
+    # texts, to numbers it never had by definition, linking to sites that neither they
+    # nor their sender name and offering no way to stop them. (A new tenant's first
+    # campaign links to its own site, or through a shortener with an opt-out.) A ring
+    # of such accounts keeps each to a few texts a minute, from its first minute.
+    newcomer_lure = (kind in ("account", "api_key") and get("foreign_url") >= t
+                     and state.young(step) and not met_at_startup(state, ctx.started_ms)
+                     and _opt_out_share(state) <= 0.5)
     # Numbers in runs are a list somebody generated, not subscribers who opted in. Links
     # to it, unless to a site the texts name, are a lure campaign's, whatever the texts
     # say about stopping them; and it needs no volume: a drip of a few a minute from a
     # new account is every recipient's first text all the same.
     generated = (kind in ("account", "api_key") and get("sequential") >= t / 2
                  and not _links_to_named_site(state))
-    if vol < t / 2 and not stranger_lure and not generated:
+    if vol < t / 2 and not stranger_lure and not generated and not newcomer_lure:
         if (kind in ("account", "api_key") and _lures_slipped_in(get, t)
                 and _opt_out_share(state, W1) <= 0.5):
             # Lures slipped into an account's own traffic at its own pace, from its own
@@ -563,8 +571,8 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         dup = get("dup_body")
         # (A young scope's flood already judged a lure stays one while it goes on:
         # against its own life so far, a steady flood soon stops being a burst.)
-        fresh = generated or get("new_destination") >= t / 2 or (state.young(step) and (
-            SPAM in ctx.holding or _bursting(state, step, ctx)))
+        fresh = (generated or newcomer_lure or get("new_destination") >= t / 2
+                 or (state.young(step) and (SPAM in ctx.holding or _bursting(state, step, ctx))))
         repeated = _repeated(get, signals, t)
         # Links to hosts the account did not link to: links where it sent none, or,
         # from an account whose texts always carry links, a site that is not its own.

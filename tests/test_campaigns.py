@@ -852,3 +852,37 @@ def test_a_broadcaster_s_vote_confirmations_abroad_are_not_blocked_as_a_takeover
 def test_codes_to_a_dear_country_new_to_it_from_a_new_server_are_still_a_takeover() -> None:
     records = _broadcaster_s_vote("Your code is 4{:03d}55", 0.45)
     assert [c for c in commands_of(records) if c["scope"].get("account_id") == "tv"]
+
+
+def _newcomer(body: str, sender: str = "Parcel") -> list[dict]:
+    """Two hours of the shop's campaign texts (the detector's first), then an account
+    never seen before sends ``body`` to new numbers, two a minute, for half an hour."""
+    records, _ = _shop_with_burst(SHOP_SITE)
+    rng = random.Random(8)
+    send = _texts_of("newbie", sender_id=sender, source_ip="45.174.229.5")
+    start = T0 + 140 * MINUTE
+    records += [send(start + n * 30_000 + rng.randrange(30_000), f"nb{n}",
+                     f"+447700{rng.randrange(10**6):06d}", body.format(n))
+                for n in range(60)]
+    records.sort(key=lambda r: r["value"]["ts"])
+    return records
+
+
+def test_a_new_account_s_steady_lures_are_spam_from_its_first_minutes() -> None:
+    """Two texts a minute is its pace from the start: nothing bursts. But every text
+    links to a site neither it nor its sender names, and offers no way to stop them."""
+    records = _newcomer("You've received a New Year e-card! Open it: https://parcel-fee.site/{}")
+    found = [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+             and a["account_id"] == "newbie" and a["action"] != "none"]
+    assert found and min(a["ts"] for a in found) - (T0 + 140 * MINUTE) <= 10 * MINUTE
+
+
+@pytest.mark.parametrize(("body", "sender"), [
+    ("Kafyex: welcome! Your first order ships free https://kafyex.co/w/{}", "Kafyex"),
+    ("New here? 10% off your first order https://bit.ly/k{} Reply STOP to opt out", "Kafyex"),
+])
+def test_a_new_account_s_first_campaign_to_its_own_site_is_no_spam(body: str,
+                                                                   sender: str) -> None:
+    records = _newcomer(body, sender)
+    assert not [a for a in alerts_of(records) if a["kind"] == "spam_burst"
+                and a["account_id"] == "newbie"]
