@@ -7,8 +7,8 @@ An alert names an incident when its entity is one the incident's label lists
 the attacked range (or a block inside it) names the incident too: it tells the
 gateway to stop exactly that block.
 
->>> label = {"start_ts": 0, "end_ts": 10, "account_ids": [],
-...          "entities": [{"type": "prefix", "id": "+9936217"}]}
+>>> label = {"start_ts": 0, "end_ts": 10, "account_ids": [], "entities": [
+...     {"type": "prefix", "id": "+9936217"}, {"type": "prefix", "id": "+99362177"}]}
 >>> wide = {"ts": 5, "entity": {"type": "prefix", "id": "+99362"}}
 >>> alert_touches(wide, label), alert_touches({**wide, "throttle_scope": {
 ...     "prefix": "+9936217"}}, label)
@@ -41,7 +41,8 @@ def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRAC
     if _inside_range(etype, eid, label):
         return True
     blocked = (alert.get("throttle_scope") or {}).get("prefix")
-    return blocked is not None and _inside_range("prefix", blocked, label)
+    return blocked is not None and any(
+        blocked.startswith(e["id"]) for e in label["entities"] if e["type"] == "prefix")
 
 
 def _inside_range(etype: str, eid: str, label: Mapping) -> bool:
