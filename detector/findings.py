@@ -366,20 +366,6 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                             step, ctx, ("new_key", "new_ip", "new_country", "new_link",
                                         "foreign_url", "volume"),
                             _new_country_scope(state, step, ctx))
-    if (kind == "account" and "dear_countries_hour" in signals
-            and get("dear_countries_hour") >= bar(PUMPING) and _feed_silent(state)
-            and _maybe_codes(state)):
-        # Codes going low and wide into dear countries the account took up in its last
-        # hours, no one of them busy, together a share of its traffic that honest
-        # expansion (one market at a time) does not make, and no verification feed to
-        # say whether anyone is behind them. A warning: which countries to stop is for
-        # a person to say (an account opening several markets at once looks the same).
-        finding = _finding(PUMPING, get("dear_countries_hour"), state, signals, step, ctx,
-                           ("dear_countries_hour", "volume"), None)
-        finding.warn_only()
-        return finding
-    if kind == "prefix" and (ring := _ring(state, step)):
-        return _ring_finding(state, signals, step, ctx, ring, bar(PUMPING))
     # Independent fraud traces add up; a young scope (an account's first hour in a
     # country, a range that just woke up) has no volume history worth comparing.
     fraud = sum(x for x in (get("conversion"), get("sequential"), get("premium")) if x >= 1)
@@ -439,6 +425,20 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         finding.block_only = (
             (name == "account_country" and state.young(step) and get("new_country") > 0)
             or (name == "prefix" and "account_id" in (finding.throttle_scope or {})))
+        return finding
+    if kind == "prefix" and (ring := _ring(state, step)):
+        return _ring_finding(state, signals, step, ctx, ring, t)
+    if (kind == "account" and "dear_countries_hour" in signals
+            and get("dear_countries_hour") >= t and _feed_silent(state)
+            and _maybe_codes(state)):
+        # Codes going low and wide into dear countries the account took up in its last
+        # hours, no one of them busy, together a share of its traffic that honest
+        # expansion (one market at a time) does not make, and no verification feed to
+        # say whether anyone is behind them. A warning: which countries to stop is for
+        # a person to say (an account opening several markets at once looks the same).
+        finding = _finding(PUMPING, get("dear_countries_hour"), state, signals, step, ctx,
+                           ("dear_countries_hour", "volume"), None)
+        finding.warn_only()
         return finding
     hour = signals.get("conversion_hour")
     if (hour is not None and get("conversion_hour") >= t

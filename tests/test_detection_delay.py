@@ -362,6 +362,24 @@ def test_codes_low_and_wide_into_many_dear_countries_are_a_warning_within_the_ho
     assert "new_high_price_countries_taken_up_4h" in {e["feature"] for e in found[0]["evidence"]}
 
 
+def test_pumping_fast_into_many_dear_countries_is_still_blocked() -> None:
+    """The low-and-wide warning is for pumping no other rule finds: the same countries
+    walked in runs at six codes a minute are pumping to block, also on the account's own
+    scope (its warning would otherwise speak for the whole episode), not a warning."""
+    rng = random.Random(43)
+    records = [r for r in _home_traffic(rng, "acct_wide", 240) if r["topic"] != "sms.verify"]
+    for n in range(8 * 40):
+        head, free = WIDE_RANGES[(n // 40) % len(WIDE_RANGES)]
+        ts, mid = ATTACK_START + n * 10_000, f"fast-{n}"
+        number = f"{head}{10 ** (free - 1) + n % 40:0{free}d}"
+        records += [_send(ts, mid, "acct_wide", number, KG_PRICE, "intl-lcr"),
+                    _dlr(ts + 3_000, mid, "acct_wide", number, route="intl-lcr")]
+    records.sort(key=lambda r: r["value"]["ts"])
+    assert [a for a in alerts_of(records) if a["kind"] == "sms_pumping"
+            and a["scope_kind"] == "account" and a["action"] == "block"
+            and a["ts"] >= ATTACK_START + 30 * MINUTE]
+
+
 @pytest.mark.parametrize(("price", "ranges"), [(HOME_PRICE, WIDE_RANGES),
                                                (KG_PRICE, WIDE_RANGES[:2])])
 def test_cheap_or_few_new_countries_are_no_low_and_wide_pumping(price: float,
