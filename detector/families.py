@@ -731,6 +731,7 @@ class FamilyProcessor:
                 signals["dear_opening" if priced else "unpriced_opening"] = opening
                 others = scope.other_dear_openings(step, entity.scopes.values(), account)
                 if others:
+                    # A fact carried to the rule with its count, not a surprise.
                     signals["dear_openings_4h"] = Signal(0.0, others + 1.0, 1.0)
         if scope.kind.name == "account" and not self._age_unknown(scope, step):
             wide = scope.dear_countries_hour(step, entity.scopes.values())

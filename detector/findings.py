@@ -139,10 +139,12 @@ class Finding:
     max_severity: str | None = None
     # The throttle must be a block, whatever the severity (see policy._issue): a limit
     # would hold the scope to nothing honest. Pumping into a country the account took
-    # up within the hour: the scope carried none of its traffic before, and the floor
-    # pace would let a slow attack through whole. A range pumped by one account, throttled
-    # on that account there: its own family may block that very scope already, and at a
-    # gateway a newer command on a scope replaces the older (a limit would soften it).
+    # up within the hour (or a second dear one within hours): the scope carried none of
+    # its traffic before, and the floor pace would let a slow attack through whole. A
+    # range pumped by one account, throttled on that account there: its own family may
+    # block that very scope already, and at a gateway a newer command on a scope
+    # replaces the older (a limit would soften it). A ring's block: its accounts are
+    # disposable, the block is what it is paid for.
     block_only: bool = False
     # The other threat the same traffic is, with its own evidence: a hijacked account
     # sending lures is a takeover and a smishing burst, and on-call should hear both. A
@@ -608,7 +610,8 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                 finding.evidence.append({"feature": "opt_out_link_share",
                                          "value": _round(opt_out),
                                          "baseline": None})
-            elif origin < t / 2 and not origin_unknown and get("new_callback") >= links:
+            elif (origin < t / 2 and not origin_unknown and get("new_callback") >= links
+                  and not (state.young(step) and not met_at_startup(state, ctx.started_ms))):
                 # A number to phone and no link, sent with the account's own keys from
                 # its own networks: a bank's card-block wave after a breach, with its
                 # support line in a text it never had to send before. A scam's number
