@@ -543,9 +543,9 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
     # nor their sender name and offering no way to stop them. (A new tenant's first
     # campaign links to its own site, or through a shortener with an opt-out.) A ring
     # of such accounts keeps each to a few texts a minute, from its first minute.
+    newcomer = state.young(step) and not met_at_startup(state, ctx.started_ms)
     newcomer_lure = (kind in ("account", "api_key") and get("foreign_url") >= t
-                     and state.young(step) and not met_at_startup(state, ctx.started_ms)
-                     and _opt_out_share(state) <= 0.5)
+                     and newcomer and _opt_out_share(state) <= 0.5)
     # Numbers in runs are a list somebody generated, not subscribers who opted in. Links
     # to it, unless to a site the texts name, are a lure campaign's, whatever the texts
     # say about stopping them; and it needs no volume: a drip of a few a minute from a
@@ -583,7 +583,7 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         # yet: its links only need to be a surprise, unless they carry its sender name.
         # A callback scam's lure is a number to phone in a text the account never sent.
         links = max(get("new_link"), get("new_callback"))
-        if state.young(step) and not met_at_startup(state, ctx.started_ms):
+        if newcomer:
             links = max(links, get("foreign_url"))
         if generated:
             links = max(links, get("url"))
@@ -611,7 +611,7 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
                                          "value": _round(opt_out),
                                          "baseline": None})
             elif (origin < t / 2 and not origin_unknown and get("new_callback") >= links
-                  and not (state.young(step) and not met_at_startup(state, ctx.started_ms))):
+                  and not newcomer):
                 # A number to phone and no link, sent with the account's own keys from
                 # its own networks: a bank's card-block wave after a breach, with its
                 # support line in a text it never had to send before. A scam's number
@@ -656,12 +656,8 @@ def _ring(state: ScopeState, step: int) -> int:
     hour, if they are a ring's ``RING_ACCOUNTS`` or more; else 0 (see
     ScopeState.fresh_ring). A range whose texts do not say their price counts as dear:
     nothing says it is not."""
-    if state.fresh_senders is None or state.fresh_ring(step) < RING_ACCOUNTS:
-        return 0
-    price = state.segment_price()
-    if price is not None and 0 < price < state.high_price_usd:
-        return 0
-    return state.fresh_ring(step)
+    ring = state.fresh_ring(step)
+    return 0 if ring < RING_ACCOUNTS or _ordinary_price(state) else ring
 
 
 def _ring_finding(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Context,
@@ -749,9 +745,12 @@ def _new_origin(state: ScopeState, get: Callable[[str], float]) -> float:
     plants is used from his. So where addresses are known, a new key from the usual
     networks is the owner's own doing (a deploy), not a stranger.
     """
-    if state.kind.track_origin and not state.seen_ips:
-        return get("new_key")
-    return get("new_ip")
+    return get(_origin_signal(state))
+
+
+def _origin_signal(state: ScopeState) -> str:
+    """The signal that says where the traffic comes from (see _new_origin)."""
+    return "new_key" if state.kind.track_origin and not state.seen_ips else "new_ip"
 
 
 def _stolen_key_lures(state: ScopeState) -> tuple[float, float] | None:
@@ -865,8 +864,7 @@ def _links_to_named_site(state: ScopeState) -> bool:
 def _mostly_own_origin(state: ScopeState, signals: dict[str, Signal]) -> bool:
     """Did most of the window's sends come from the account's own networks (or keys,
     where records carry no address)? (See _new_origin.)"""
-    name = "new_key" if state.kind.track_origin and not state.seen_ips else "new_ip"
-    origin = signals.get(name)
+    origin = signals.get(_origin_signal(state))
     return origin is not None and origin.value < 0.5
 
 

@@ -828,10 +828,8 @@ class ScopeState:
         """How many other high-priced countries the account (``account``: its
         account-wide scope) took up in its last ``RAMP_MINUTES``: a launch opens one
         market at a time; a ring stopped in one range moves on to the next."""
-        recent = step - RAMP_MINUTES * self.steps_per_min
-        return sum(1 for s in siblings if s is not self and s.kind.name == "account_country"
-                   and s.first_step is not None and s.first_step > recent
-                   and s._began_after(account) and s._dear(unpriced=False))
+        return sum(1 for s in _dear_countries_taken_up(step, siblings, account)
+                   if s is not self)
 
     def dear_countries_hour(self, step: int, siblings: Iterable[ScopeState]
                             ) -> Signal | None:
@@ -839,11 +837,9 @@ class ScopeState:
         high-priced countries it took up in its last ``RAMP_MINUTES``, when there are
         ``WIDE_COUNTRIES`` of them or more (``siblings``: the account's scopes; this
         scope: its account-wide one). The value is the number of countries."""
-        recent, hour = step - RAMP_MINUTES * self.steps_per_min, step - 60 * self.steps_per_min
-        taken = [s for s in siblings if s.kind.name == "account_country"
-                 and s.first_step is not None and s.first_step > recent
-                 and s.last_closed is not None and s.last_closed > hour
-                 and s._began_after(self) and s._dear(unpriced=False)]
+        hour = step - 60 * self.steps_per_min
+        taken = [s for s in _dear_countries_taken_up(step, siblings, self)
+                 if s.last_closed is not None and s.last_closed > hour]
         if len(taken) < WIDE_COUNTRIES:
             return None
         here = sum(s.sums.total_of(W60, SENDS) for s in taken)
@@ -886,24 +882,26 @@ class ScopeState:
     def _close_fresh_codes(self, step: int, codes: list[tuple[str, str]]) -> None:
         if self.fresh_senders is None or self.fresh_numbers is None:
             self.fresh_senders, self.fresh_numbers = {}, deque(maxlen=RING_NUMBERS)
-        fresh = self.fresh_senders
         for account, number in codes:
-            fresh.pop(account, None)  # re-inserted: the dict stays in order of last step
-            fresh[account] = step
+            _mark_seen(self.fresh_senders, account, step)
             self.fresh_numbers.append((step, number))
+        self._forget_fresh(step)
 
     def fresh_ring(self, step: int) -> int:
         """How many fresh accounts without a verification feed sent codes into this
         range in the last ``RING_MINUTES`` (see RING_ACCOUNTS)."""
-        fresh, numbers = self.fresh_senders, self.fresh_numbers
-        if not fresh or numbers is None:
+        if not self.fresh_senders:
             return 0
+        self._forget_fresh(step)
+        return len(self.fresh_senders)
+
+    def _forget_fresh(self, step: int) -> None:
+        """Drop the ring's senders and numbers older than ``RING_MINUTES``, as they are
+        written and as they are read (a busy range may go long without being asked)."""
         since = step - RING_MINUTES * self.steps_per_min
-        while fresh and next(iter(fresh.values())) <= since:
-            del fresh[next(iter(fresh))]
-        while numbers and numbers[0][0] <= since:
-            numbers.popleft()
-        return len(fresh)
+        if self.fresh_senders is not None and self.fresh_numbers is not None:
+            _forget_older(self.fresh_senders, since)
+            _forget_steps(self.fresh_numbers, since)
 
     def ready(self) -> bool:
         total = self.sums.total_of
@@ -1538,6 +1536,17 @@ def _unanswered_repeats(buf: StepBuffer, recent: dict[str, int], verified: dict[
             _mark_seen(repeated, number, step)
     _forget_older(repeated, since)
     return repeats
+
+
+def _dear_countries_taken_up(step: int, siblings: Iterable[ScopeState],
+                             account: ScopeState) -> Iterator[ScopeState]:
+    """The account's country scopes (of ``siblings``) that it took up in its last
+    ``RAMP_MINUTES``, once it had a past (``account``: its account-wide scope), whose
+    latest sends cost a high price."""
+    recent = step - RAMP_MINUTES * account.steps_per_min
+    return (s for s in siblings if s.kind.name == "account_country"
+            and s.first_step is not None and s.first_step > recent
+            and s._began_after(account) and s._dear(unpriced=False))
 
 
 def _forget_steps(memory: deque, since: int) -> None:

@@ -38,15 +38,9 @@ def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRAC
     listed = [e["id"] for e in label["entities"] if e["type"] == etype]
     if eid in listed:
         return True
-    if _inside_range(etype, eid, label):
+    ranges = [e["id"] for e in label["entities"] if e["type"] == "prefix"]
+    # A deeper prefix inside the attacked range names it too (a sibling range does not).
+    if etype == "prefix" and ranges and eid.startswith(max(ranges, key=len)):
         return True
     blocked = (alert.get("throttle_scope") or {}).get("prefix")
-    return blocked is not None and any(
-        blocked.startswith(e["id"]) for e in label["entities"] if e["type"] == "prefix")
-
-
-def _inside_range(etype: str, eid: str, label: Mapping) -> bool:
-    """A prefix inside (or equal to) the label's attacked range names it (a sibling
-    range does not)."""
-    listed = [e["id"] for e in label["entities"] if e["type"] == "prefix"]
-    return etype == "prefix" and bool(listed) and eid.startswith(max(listed, key=len))
+    return blocked is not None and any(blocked.startswith(r) for r in ranges)
