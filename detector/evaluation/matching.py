@@ -13,6 +13,12 @@ gateway to stop exactly that block.
 >>> alert_touches(wide, label), alert_touches({**wide, "throttle_scope": {
 ...     "prefix": "+9936217"}}, label)
 (False, True)
+
+A label may call a handset a ``number``; the contract's alerts call it a ``destination``:
+
+>>> alert_touches({"ts": 5, "entity": {"type": "destination", "id": "+15551234567"}},
+...               {**label, "entities": [{"type": "number", "id": "+15551234567"}]})
+True
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 DETECTION_GRACE_MS = 10 * 60 * 1000
+# Names outside tools give an entity type in their labels, and the contract's name for it.
+LABEL_TYPES = {"number": "destination", "msisdn": "destination", "phone": "destination"}
 
 
 def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRACE_MS) -> bool:
@@ -35,7 +43,8 @@ def alert_touches(alert: Mapping, label: Mapping, grace_ms: int = DETECTION_GRAC
         return False
     if etype == "account" and eid in label["account_ids"]:
         return True
-    listed = [e["id"] for e in label["entities"] if e["type"] == etype]
+    listed = [e["id"] for e in label["entities"]
+              if LABEL_TYPES.get(e["type"], e["type"]) == etype]
     if eid in listed:
         return True
     ranges = [e["id"] for e in label["entities"] if e["type"] == "prefix"]
