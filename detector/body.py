@@ -45,6 +45,14 @@ A brand's short domain is the start of its name; a look-alike pads the name inst
 ...     "TutraTech: card locked, unlock at https://tutratech-pay.top/d4")]
 [True, False]
 
+So is a name of two words run together and cut short ("Frostline Sports",
+frostlinesport.io):
+
+>>> [body_features(t).site_named for t in (
+...     "Frostline Sports: order shipped https://frostlinesport.io/x/Ph",
+...     "Frostline Sports: refund held https://frostlinesports-refund.top/x")]
+[True, False]
+
 A shortener hides the site: a campaign through one that offers an opt-out, as marketing
 rules require, is taken for the sender's own; a lure through one is not:
 
@@ -116,6 +124,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The patterns run on the lowered text (no re.I: it doubles their cost), and a bare
@@ -293,13 +302,14 @@ def _named_in_text(hosts: list[str], words_text: str) -> bool:
         site = _site_name(host)
         if len(site) < MIN_BRAND_CHARS or site.isdigit():
             return False
-        if site not in names and not _shortens_a_word(site, words):
+        if site not in names and not _shortens_a_word(site, names):
             return False
     return True
 
 
-def _shortens_a_word(site: str, words: list[str]) -> bool:
-    """Is ``site`` the first half or more of a word of the text: a brand's short domain
-    (tutra.link for TutraTech)? A look-alike pads the name instead (tutratech-pay.top)."""
+def _shortens_a_word(site: str, words: Iterable[str]) -> bool:
+    """Is ``site`` the first half or more of a word of the text (or of two run
+    together): a brand's short domain (tutra.link for TutraTech)? A look-alike pads the
+    name instead (tutratech-pay.top)."""
     return len(site) > MIN_BRAND_CHARS and any(
         word.startswith(site) and 2 * len(site) >= len(word) for word in words)
