@@ -43,7 +43,7 @@ SCOPE_FAMILIES = ("account", "prefix", "destination", "route")
 PROMOTE_SENDS = 3
 # The shape of a checkpointed entity (aggregate vector width, windows, model fields). Bumped
 # when it changes, so a worker upgraded over older checkpoints drops them key by key.
-STATE_FORMAT = 29
+STATE_FORMAT = 30
 # What pumping does rather than where it sends: codes nobody enters, numbers in a run.
 # At the alert bar they keep a scope's level from learning (ScopeState.traced).
 BEHAVIOURAL_TRACES = ("conversion", "sequential")
@@ -151,7 +151,7 @@ class FamilyEntity:
     send_routes: dict[str, tuple[str, int]] | None = None
     # Account family: route of the last conversion trial sent to each recent number,
     # oldest first, so its verification can be counted on the route that carried it.
-    code_routes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    code_routes: dict[str, tuple[str | None, int]] = field(default_factory=dict)
     # Account family: when each recent number entered one of its codes, oldest first
     # (see FOLLOW_UP_MS).
     entered_numbers: dict[str, int] = field(default_factory=dict)
@@ -203,7 +203,7 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
         if event.category == "otp" or (event.category is None and event.code_like
                                        and _codes_uncategorised(entity)):
             event.verifiable = event.feed_live and not _follow_up(entity, event)
-            if event.verifiable and event.route is not None:
+            if event.verifiable:
                 _remember_route(entity.code_routes, event.destination, event.route, event.ts)
         elif event.category is None:
             event.verifiable = False  # not known to be a code: no conversion trial
@@ -218,7 +218,7 @@ def _complete_from_account(entity: FamilyEntity, event: Event, counted: bool = F
                            FOLLOW_UP_MS)
         sent = entity.code_routes.get(event.destination)
         if sent is not None and event.ts - sent[1] <= SEND_ROUTE_MEMORY_MS:
-            event.route = sent[0]
+            event.route, event.code_age_ms = sent[0], event.ts - sent[1]
         if not counted:
             _count_feed(entity, event.ts, verifies=1.0)
         return
@@ -320,7 +320,7 @@ def _account_scope(entity: FamilyEntity) -> ScopeState | None:
     return next((s for s in entity.scopes.values() if s.kind.name == "account"), None)
 
 
-def _remember_route(routes: dict[str, tuple[str, int]], key: str, route: str,
+def _remember_route(routes: dict[str, tuple[str | None, int]], key: str, route: str | None,
                     ts: int) -> None:
     """Remember the route a send to ``key`` (its message id, or its number) took.
 

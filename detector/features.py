@@ -13,9 +13,16 @@ import bisect
 
 from detector.records import FAILED_STATUSES, DlrEvent, SendEvent, VerifyEvent
 
+# A code turned down this soon after it was sent was typed by someone, wrong or into a
+# service that rejects good codes; a failure reported later is the code running out
+# unentered (codes live five minutes or more, and a person types within a minute or two).
+TYPED_WITHIN_MS = 120_000
+
 # Aggregate vector layout.
 SENDS, SEGMENTS, MONEY, OTP, PREMIUM, URL, DUP_BODY, NEW_DEST, NEW_COUNTRY = range(9)
-SEQUENTIAL, NEW_KEY, NEW_IP, DLRS, DELIVERED, FAILED, VERIFIED, VERIFY_ALL = range(9, 17)
+SEQUENTIAL, NEW_KEY, NEW_IP, DLRS, DELIVERED, FAILED, VERIFIED, TYPED = range(9, 17)
+# TYPED: verifications that show a person typing a code: entered, or turned down soon
+# after the code was sent (see TYPED_WITHIN_MS).
 # OTP numbers (not sends) and verified numbers not already counted in the last
 # ten minutes: conversion as "share of people who entered their code", so that
 # retries, and a bombed handset, do not look like pumping.
@@ -254,12 +261,14 @@ class StepBuffer:
         return tally
 
     def add_verify(self, ev: VerifyEvent) -> None:
-        self.values[VERIFY_ALL] += 1
         if ev.verified:
+            self.values[TYPED] += 1
             self.values[VERIFIED] += 1
             _bump(self.verified_numbers, ev.destination)
             if self.entered_accounts is not None:
                 _bump(self.entered_accounts, ev.account_id)
+        elif ev.code_age_ms is not None and ev.code_age_ms <= TYPED_WITHIN_MS:
+            self.values[TYPED] += 1
 
 
 def source_network(address: str) -> str:

@@ -49,8 +49,8 @@ from detector.features import (
     STRANGER_LINK_PEERS,
     STRANGER_LINKS,
     STRANGER_LURES,
+    TYPED,
     URL,
-    VERIFIED,
     VERIFIED_NUMBERS,
 )
 from detector.scopes import (
@@ -394,6 +394,12 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
     if _codes_entered(signals):
         # Its people enter their codes as they always did: pumped numbers belong to
         # nobody. A run of numbers or a dear range is then where the users are.
+        fraud = 0.0
+    elif "conversion" in signals and _ordinary_price(state) and state.codes_tried():
+        # Its people type their codes as usual and the service turns them down (a login
+        # back end rejecting good codes): they fail, ask again and fail again, and the
+        # codes entered collapse while the resends soar. Pumped numbers type nothing,
+        # and at an ordinary price nothing pays for typing on their behalf.
         fraud = 0.0
     if get("conversion") >= 1 or get("sequential") >= 1:
         # A premium-priced destination is what pays a pumping ring: it raises the odds
@@ -798,9 +804,10 @@ def _opt_out_share(state: ScopeState, window_id: int = W10) -> float:
 
 
 def _number_entering_codes(state: ScopeState) -> bool:
-    """Has this number entered a code in the last ten minutes? (Any verification: the
-    number counts as a fresh one only once in ten minutes.)"""
-    return state.sums.total_of(W10, VERIFIED) > 0
+    """Has this number typed a code in the last ten minutes, right or wrong (see
+    features.TYPED_WITHIN_MS)? A code turned down by a failing login service was still
+    typed by the handset's owner."""
+    return state.sums.total_of(W10, TYPED) > 0
 
 
 def _number_entered_codes(state: ScopeState) -> bool:

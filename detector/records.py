@@ -132,8 +132,10 @@ class VerifyEvent(_Record):
     role: str = VERIFY
     # Set by the account's processor, not read from the record (the contract's
     # verification has no route): the route of the last code the account sent to
-    # this number, so a route is judged on whether its codes are entered.
+    # this number, so a route is judged on whether its codes are entered; and how
+    # long after that code this verification came.
     route: str | None = None
+    code_age_ms: int | None = None
 
 
 Event = SendEvent | DlrEvent | VerifyEvent

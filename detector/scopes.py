@@ -48,6 +48,7 @@ from detector.features import (
     STRANGER_LINK_PEERS,
     STRANGER_LINKS,
     STRANGER_LURES,
+    TYPED,
     URL,
     VERIFIED,
     VERIFIED_NUMBERS,
@@ -1249,6 +1250,22 @@ class ScopeState:
         """The conversion at or under which codes entered have fallen by a real effect
         size: the conversion model's own (half of normal)."""
         return (1.0 - self.conversion.min_effect) * usual
+
+    def codes_tried(self) -> bool:
+        """Were the last ten minutes' codes met by attempts to enter them, right or
+        wrong (see features.TYPED_WITHIN_MS), at ``CODES_ENTERED`` of the scope's normal
+        conversion?
+
+        A login service that rejects good codes leaves its users typing them, failing,
+        and asking again: codes entered collapse and resends soar, as under pumping,
+        but every attempt is a person holding the code. Pumped numbers belong to nobody
+        and nobody types what they receive (a service that reports each code running
+        out unentered reports it once the code expires, not within the minute).
+        """
+        recent, matured = self.sums.totals(W10), self.sums.totals(WCONV)
+        trials = matured[OTP] if self.kind.name == "destination" else matured[OTP_NUMBERS]
+        return (trials > 0
+                and recent[TYPED] >= CODES_ENTERED * self.conversion.mean * trials)
 
     def codes_entered_over_hour(self) -> bool:
         """Were the scope's codes of the last hour entered at ``CODES_ENTERED`` of its
