@@ -689,7 +689,8 @@ class FamilyProcessor:
         holding = self.policy.open_kinds(entity.policy, scope.kind.entity_type, entity_id)
         ready = scope.ready() or (scope.kind.counts_services and (
             scope.flooded_by_services(step, threshold / 2) or scope.pestered(step))) or (
-            scope.fresh_senders is not None and scope.fresh_ring(step) >= RING_ACCOUNTS)
+            scope.fresh_senders is not None and scope.fresh_ring(step) >= RING_ACCOUNTS) or (
+            scope.trickles_into_dear_country(step))
         due = (scope.judge_due(step, closed, threshold / 2) if ready
                else scope.quiet_route_due(step))
         if not holding and not due:
@@ -733,6 +734,14 @@ class FamilyProcessor:
                 if others:
                     # A fact carried to the rule with its count, not a surprise.
                     signals["dear_openings_4h"] = Signal(0.0, others + 1.0, 1.0)
+            unentered = (scope.dear_codes_unentered(step, entity.scopes.values(), account)
+                         if account is not None else None)
+            if (unentered is not None and account is not None
+                    and account.codes_entered_over_hour()
+                    and not account.new_origin_over_hour()):
+                # (As for conversion_hour: only beside the account's users entering their
+                # codes, from its usual keys and servers.)
+                signals["dear_codes_unentered"] = unentered
         if scope.kind.name == "account" and not self._age_unknown(scope, step):
             wide = scope.dear_countries_hour(step, entity.scopes.values())
             if wide is not None:

@@ -434,6 +434,18 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
             (name == "account_country" and state.young(step) and get("new_country") > 0)
             or (name == "prefix" and "account_id" in (finding.throttle_scope or {})))
         return finding
+    if kind == "account_country" and get("dear_codes_unentered") >= t:
+        # Codes trickling into the dear countries the account took up lately, too few
+        # in any one to say anything, none of them entered while its users elsewhere
+        # enter theirs (see ScopeState.dear_codes_unentered). Blocked in this country:
+        # the account's honest traffic there is a few hours old at most, and a trickle
+        # hops from block to block.
+        country = state.scope_id.rsplit("|", 1)[1]
+        finding = _finding(PUMPING, get("dear_codes_unentered"), state, signals, step, ctx,
+                           ("dear_codes_unentered", "volume", "high_price"),
+                           {"account_id": ctx.account_id or "", "country": country})
+        finding.block_only = True
+        return finding
     if kind == "prefix" and (ring := _ring(state, step)):
         return _ring_finding(state, signals, step, ctx, ring, t)
     if (kind == "account" and "dear_countries_hour" in signals
@@ -975,6 +987,7 @@ _FEATURE_NAMES = {
     "new_country": "new_country_share",
     "dear_countries": "new_high_price_countries",
     "dear_countries_hour": "new_high_price_countries_taken_up_4h",
+    "dear_codes_unentered": "otp_conversion_rate_new_high_price_countries_1h",
     "dear_opening": "new_high_price_country_traffic_share",
     "unpriced_opening": "new_country_traffic_share_price_unknown",
     "new_destination": "new_destination_share",

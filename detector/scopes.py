@@ -290,6 +290,9 @@ RAMP_SENDS = 3 * OPENING_SENDS
 # the account's last hour that honest expansion does not, are the pattern
 # (``ScopeState.dear_countries_hour``).
 WIDE_COUNTRIES = 4
+# Codes into the dear countries an account took up lately (ScopeState.dear_codes_unentered)
+# are judged together once this many are old enough to have been entered.
+MIN_DEAR_CODES = 5
 # A pumping ring signs up accounts by the dozen and has each send a few codes an hour
 # into the block of a dear range it is paid for: no account, and no ten minutes of the
 # range, is busy enough to stand out. This many fresh accounts without a verification
@@ -847,6 +850,44 @@ class ScopeState:
         total = max(self.sums.total_of(W60, SENDS), here)
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
         return Signal(usual.score(here, total), float(len(taken)), float(WIDE_COUNTRIES - 1))
+
+    def trickles_into_dear_country(self, step: int) -> bool:
+        """Is this an account x country scope in its first ``RAMP_MINUTES``, at a high
+        price, that sent codes within the hour? Such a scope is judged each minute it
+        sends, however few its sends (see dear_codes_unentered)."""
+        return (self.kind.name == "account_country" and self.first_step is not None
+                and step - self.first_step < RAMP_MINUTES * self.steps_per_min
+                and self.sums.total_of(W60, OTP) > 0 and self._dear(unpriced=False))
+
+    def dear_codes_unentered(self, step: int, siblings: Iterable[ScopeState],
+                             account: ScopeState) -> Signal | None:
+        """How few of the codes the account sent over the last hour into the high-priced
+        countries it took up in its last ``RAMP_MINUTES`` (this scope's country among
+        them, its own codes unentered too) were entered, against the account's normal
+        conversion (``siblings``: the account's scopes; ``account``: its account-wide
+        one).
+
+        Pumping hidden in a busy sign-up form can go a few codes an hour into each of
+        several dear ranges: no country, and no ten minutes, holds enough of them to
+        say anything. Together they do, beside the account's users entering theirs: an
+        honest market the account opens has users who enter their codes like the rest.
+        """
+        hour = step - 60 * self.steps_per_min
+        taken = [s for s in _dear_countries_taken_up(step, siblings, account)
+                 if s.last_closed is not None and s.last_closed > hour]
+        if self not in taken:
+            return None
+        hits = trials = 0.0
+        for scope in taken:
+            entered, codes = scope._conversion_counts(scope.sums.totals(W60),
+                                                      scope.sums.totals(W60CONV))
+            if scope is self and entered > self._fallen_share(account.conversion.mean) * codes:
+                return None  # this country's codes are entered: its users are real
+            hits, trials = hits + entered, trials + codes
+        if trials < MIN_DEAR_CODES:
+            return None
+        return Signal(account.conversion.score(hits, trials), share(hits, trials),
+                      account.conversion.mean)
 
     def _opening_siblings(self, step: int, siblings: Iterable[ScopeState], unpriced: bool
                           ) -> Iterator[ScopeState]:
