@@ -86,7 +86,8 @@ class StepBuffer:
                  "countries", "accounts", "otp_numbers", "verified_numbers", "error_codes",
                  "failed_accounts", "code_accounts", "entered_accounts", "code_senders",
                  "answerable_codes", "feedless_codes", "signed_links", "keyed_links",
-                 "operator_reports", "keyed_codes", "report_waits", "fresh_codes")
+                 "operator_reports", "keyed_codes", "report_waits", "fresh_codes",
+                 "network_keys")
 
     def __init__(self) -> None:
         self.values = [0.0] * WIDTH
@@ -96,6 +97,7 @@ class StepBuffer:
         self.callbacks: dict[int, int] = {}  # fingerprints of bodies asking for a call
         self.keys: dict[str, int] = {}
         self.ips: dict[str, int] = {}  # by network (see source_network), not address
+        self.network_keys: dict[str, str] = {}  # network -> the last key it sent with
         self.countries: dict[str, int] = {}
         self.accounts: dict[str, int] = {}
         self.otp_numbers: dict[str, int] = {}
@@ -218,6 +220,8 @@ class StepBuffer:
             if ev.source_ip:
                 network = source_network(ev.source_ip)
                 _bump(self.ips, network)
+                if ev.api_key_id:
+                    self.network_keys[network] = ev.api_key_id
                 if (ev.api_key_id and ev.has_url and not ev.own_link
                         and not ev.opt_out_link):
                     if self.keyed_links is None:

@@ -1103,10 +1103,26 @@ def _pumped_numbers(state: ScopeState) -> dict[str, int]:
 
 def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     scope = {"account_id": ctx.account_id or ""}
-    key = ctx.entity_id if state.kind.name == "api_key" else _dominant(state.last_step_keys)
+    key = ctx.entity_id if state.kind.name == "api_key" else _hijacked_key(state)
     if key is not None:
         scope["api_key_id"] = key
     return scope
+
+
+def _hijacked_key(state: ScopeState) -> str | None:
+    """The key the last step's new traffic went through: of the keys first used within
+    the novelty horizon, or that sent from networks new within it, when there are any.
+    A hijacker's fresh key, or a console key staff use now and then driven from
+    elsewhere, sends beside the account's busy production key, which may carry most
+    of the step and is not the one taken."""
+    keys = state.last_step_keys
+    new = dict(state.last_step_stranger_keys)
+    if state.last_closed is not None:
+        horizon = state.last_closed - NOVELTY_MINUTES * state.steps_per_min
+        for key, count in keys.items():
+            if state.seen_keys.get(key, horizon) > horizon:
+                new[key] = max(new.get(key, 0), count)
+    return _dominant(new or keys)
 
 
 def _whole_account_taken(state: ScopeState, scope: dict[str, str] | None) -> bool:

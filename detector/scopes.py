@@ -409,6 +409,9 @@ class ScopeState:
         self.entered_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
+        # The last step's sends from networks new within the novelty horizon, by the key
+        # they went through: which key a hijacker holds.
+        self.last_step_stranger_keys: dict[str, int] = {}
         self.last_step_strangers = 0.0  # share of the last step's sends from new networks
         # Routes: how many failures the route has reported, when each error code was
         # first returned and after how many failures; the last ten minutes' failures
@@ -514,6 +517,8 @@ class ScopeState:
             _date_by_block(buf.ips, self.seen_ips)
             v[NEW_IP] = _novel(buf.ips, self.seen_ips, step, horizon)
             self.last_step_keys = buf.keys
+            self.last_step_stranger_keys = (
+                _stranger_keys(buf, self.seen_ips, step - horizon) if v[NEW_IP] else {})
         if self.young(step):
             # Everything is new to a new scope: novelty only means something
             # against a history, so it is remembered but not counted yet. A key,
@@ -1663,6 +1668,18 @@ def _take_own_sites(links: dict[int, int], own_sites: dict[int, int]) -> int:
     sends carried them."""
     own = [fingerprint for fingerprint in links if fingerprint in own_sites]
     return sum(links.pop(fingerprint) for fingerprint in own)
+
+
+def _stranger_keys(buf: StepBuffer, first_seen: dict[str, int], since: int
+                   ) -> dict[str, int]:
+    """The step's sends from networks first seen after ``since``, by the key their
+    network last sent with."""
+    keys: dict[str, int] = {}
+    for network, count in buf.ips.items():
+        key = buf.network_keys.get(network)
+        if key is not None and first_seen.get(network, since) > since:
+            keys[key] = keys.get(key, 0) + count
+    return keys
 
 
 def _novel(current: dict[K, int], first_seen: dict[K, int], step: int, horizon: int
