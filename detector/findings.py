@@ -1110,19 +1110,18 @@ def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
 
 
 def _hijacked_key(state: ScopeState) -> str | None:
-    """The key the last step's new traffic went through: of the keys first used within
-    the novelty horizon, or that sent from networks new within it, when there are any.
-    A hijacker's fresh key, or a console key staff use now and then driven from
-    elsewhere, sends beside the account's busy production key, which may carry most
-    of the step and is not the one taken."""
+    """The key the new traffic goes through: the one key that sent from a network new
+    to the account, or was new itself, in the last ten minutes; of several, the last
+    step's dominant one; with none, the last step's dominant key. A hijacker driving a
+    console key staff use now and then sends a text a minute beside the account's busy
+    production key, which carries most steps and is not the one taken."""
+    strangers = state.recent_stranger_keys()
+    if len(strangers) == 1:
+        return next(iter(strangers))
     keys = state.last_step_keys
-    new = dict(state.last_step_stranger_keys)
-    if state.last_closed is not None:
-        horizon = state.last_closed - NOVELTY_MINUTES * state.steps_per_min
-        for key, count in keys.items():
-            if state.seen_keys.get(key, horizon) > horizon:
-                new[key] = max(new.get(key, 0), count)
-    return _dominant(new or keys)
+    if strangers:
+        keys = {key: n for key, n in keys.items() if key in strangers}
+    return _dominant(keys)
 
 
 def _whole_account_taken(state: ScopeState, scope: dict[str, str] | None) -> bool:

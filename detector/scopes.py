@@ -409,9 +409,10 @@ class ScopeState:
         self.entered_accounts: dict[str, float] = {}
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
-        # The last step's sends from networks new within the novelty horizon, by the key
-        # they went through: which key a hijacker holds.
-        self.last_step_stranger_keys: dict[str, int] = {}
+        # Keys that sent from a network new within the novelty horizon, or were first
+        # used within it, by the step they last did, over the last ten minutes: which
+        # key a hijacker holds (None until one does).
+        self.stranger_keys: dict[str, int] | None = None
         self.last_step_strangers = 0.0  # share of the last step's sends from new networks
         # Routes: how many failures the route has reported, when each error code was
         # first returned and after how many failures; the last ten minutes' failures
@@ -517,8 +518,8 @@ class ScopeState:
             _date_by_block(buf.ips, self.seen_ips)
             v[NEW_IP] = _novel(buf.ips, self.seen_ips, step, horizon)
             self.last_step_keys = buf.keys
-            self.last_step_stranger_keys = (
-                _stranger_keys(buf, self.seen_ips, step - horizon) if v[NEW_IP] else {})
+            if v[NEW_IP] or v[NEW_KEY] or self.stranger_keys:
+                self._mark_stranger_keys(step, buf, step - horizon)
         if self.young(step):
             # Everything is new to a new scope: novelty only means something
             # against a history, so it is remembered but not counted yet. A key,
@@ -855,6 +856,26 @@ class ScopeState:
         total = max(self.sums.total_of(W60, SENDS), here)
         usual = ProportionBaseline(self.kind.priors["new_country"], "up")
         return Signal(usual.score(here, total), float(len(taken)), float(WIDE_COUNTRIES - 1))
+
+    def _mark_stranger_keys(self, step: int, buf: StepBuffer, since: int) -> None:
+        if self.stranger_keys is None:
+            self.stranger_keys = {}
+        for key in buf.keys:
+            if self.seen_keys.get(key, since) > since:
+                _mark_seen(self.stranger_keys, key, step)
+        for network in buf.ips:
+            key = buf.network_keys.get(network)
+            if key is not None and self.seen_ips.get(network, since) > since:
+                _mark_seen(self.stranger_keys, key, step)
+        _forget_older(self.stranger_keys, step - 10 * self.steps_per_min)
+
+    def recent_stranger_keys(self) -> set[str]:
+        """The keys that sent from a network new to the scope, or were new themselves,
+        in the last ten minutes."""
+        if not self.stranger_keys or self.last_closed is None:
+            return set()
+        since = self.last_closed - 10 * self.steps_per_min
+        return {key for key, last in self.stranger_keys.items() if last > since}
 
     def trickles_into_dear_country(self, step: int) -> bool:
         """Is this an account x country scope in its first ``RAMP_MINUTES``, at a high
@@ -1668,18 +1689,6 @@ def _take_own_sites(links: dict[int, int], own_sites: dict[int, int]) -> int:
     sends carried them."""
     own = [fingerprint for fingerprint in links if fingerprint in own_sites]
     return sum(links.pop(fingerprint) for fingerprint in own)
-
-
-def _stranger_keys(buf: StepBuffer, first_seen: dict[str, int], since: int
-                   ) -> dict[str, int]:
-    """The step's sends from networks first seen after ``since``, by the key their
-    network last sent with."""
-    keys: dict[str, int] = {}
-    for network, count in buf.ips.items():
-        key = buf.network_keys.get(network)
-        if key is not None and first_seen.get(network, since) > since:
-            keys[key] = keys.get(key, 0) + count
-    return keys
 
 
 def _novel(current: dict[K, int], first_seen: dict[K, int], step: int, horizon: int

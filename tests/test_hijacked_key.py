@@ -4,7 +4,7 @@ A hand-built stream through the whole in-process pipeline: a payments app sends 
 texts a minute through its production key from its servers, and its staff send a
 text now and then through a console key from the office. A hijacker who took the
 console login sends look-alike "unusual sign-in" lures through that console key
-from a home line, a few a minute beside the production traffic, which carries most
+from a home line, a few lures a minute beside the production traffic, which carries most
 of every step. Blocking the production key would stop the app and not the hijacker.
 """
 
@@ -17,6 +17,7 @@ from hand_streams import commands_of
 T0 = 1_772_400_000_000
 MINUTE = 60_000
 HIJACK_AT, HIJACK_MINUTES = 180, 60
+LURES_A_MINUTE = 3
 
 
 def _send(ts: int, mid: str, key: str, ip: str, body: str, number: str) -> dict:
@@ -41,7 +42,7 @@ def _stream(rng: random.Random, console_used_at: int) -> list[dict]:
                              "Hi, this is Dana with Paywell: your documents are in.",
                              rng.choice(customers)))
         if minute >= HIJACK_AT:
-            for i in range(3):
+            for i in range(LURES_A_MINUTE):
                 ts = T0 + minute * MINUTE + rng.randrange(MINUTE)
                 number = f"+1312{rng.randrange(2_000_000, 10_000_000):07d}"
                 out.append(_send(ts, f"h{minute}-{i}", "key_console", "99.215.232.252",
