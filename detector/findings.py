@@ -440,10 +440,9 @@ def _judge(state: ScopeState, signals: dict[str, Signal], step: int, ctx: Contex
         # enter theirs (see ScopeState.dear_codes_unentered). Blocked in this country:
         # the account's honest traffic there is a few hours old at most, and a trickle
         # hops from block to block.
-        country = state.scope_id.rsplit("|", 1)[1]
         finding = _finding(PUMPING, get("dear_codes_unentered"), state, signals, step, ctx,
                            ("dear_codes_unentered", "volume", "high_price"),
-                           {"account_id": ctx.account_id or "", "country": country})
+                           {"account_id": ctx.account_id or "", "country": _country_of(state)})
         finding.block_only = True
         return finding
     if kind == "prefix" and (ring := _ring(state, step)):
@@ -968,7 +967,7 @@ def _finding(kind: str, score: float, state: ScopeState, signals: dict[str, Sign
                 item["operator"] = state.operators.worst_operator
     if state.kind.name == "route_country":
         # The route is the entity; the country is where it fails.
-        country = state.scope_id.rsplit("|", 1)[1]
+        country = _country_of(state)
         for item in evidence:
             item["country"] = country
     per_minute = state.rate.expected((step + 1) * state.step_ms, state.steps_per_min)
@@ -1053,7 +1052,7 @@ def _pumping_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     elif state.kind.name == "account_country":
         # Pumped numbers mixed with the account's honest ones in this country: the
         # country still holds the attack, the account's other countries need not stop.
-        scope["country"] = state.scope_id.rsplit("|", 1)[1]
+        scope["country"] = _country_of(state)
     return scope
 
 
@@ -1109,13 +1108,18 @@ def _origin_scope(state: ScopeState, ctx: Context) -> dict[str, str]:
     return scope
 
 
+def _country_of(state: ScopeState) -> str:
+    """The country of a scope of one thing in one country (its id ends in ``|CC``)."""
+    return state.scope_id.rsplit("|", 1)[1]
+
+
 def _hijacked_key(state: ScopeState) -> str | None:
     """The key the new traffic goes through: the one key that sent from a network new
     to the account, or was new itself, in the last ten minutes; of several, the last
     step's dominant one; with none, the last step's dominant key. A hijacker driving a
     console key staff use now and then sends a text a minute beside the account's busy
     production key, which carries most steps and is not the one taken."""
-    strangers = state.recent_stranger_keys()
+    strangers = state.stranger_keys or {}
     if len(strangers) == 1:
         return next(iter(strangers))
     keys = state.last_step_keys

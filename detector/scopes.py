@@ -410,8 +410,8 @@ class ScopeState:
         self.last_step_destinations: dict[str, int] = {}
         self.last_step_keys: dict[str, int] = {}
         # Keys that sent from a network new within the novelty horizon, or were first
-        # used within it, by the step they last did, over the last ten minutes: which
-        # key a hijacker holds (None until one does).
+        # used within it, by the step they last did, over the ten minutes to the last
+        # close (pruned at every close): which key a hijacker holds (None until one does).
         self.stranger_keys: dict[str, int] | None = None
         self.last_step_strangers = 0.0  # share of the last step's sends from new networks
         # Routes: how many failures the route has reported, when each error code was
@@ -847,9 +847,7 @@ class ScopeState:
         high-priced countries it took up in its last ``RAMP_MINUTES``, when there are
         ``WIDE_COUNTRIES`` of them or more (``siblings``: the account's scopes; this
         scope: its account-wide one). The value is the number of countries."""
-        hour = step - 60 * self.steps_per_min
-        taken = [s for s in _dear_countries_taken_up(step, siblings, self)
-                 if s.last_closed is not None and s.last_closed > hour]
+        taken = _dear_countries_this_hour(step, siblings, self)
         if len(taken) < WIDE_COUNTRIES:
             return None
         here = sum(s.sums.total_of(W60, SENDS) for s in taken)
@@ -868,14 +866,6 @@ class ScopeState:
             if key is not None and self.seen_ips.get(network, since) > since:
                 _mark_seen(self.stranger_keys, key, step)
         _forget_older(self.stranger_keys, step - 10 * self.steps_per_min)
-
-    def recent_stranger_keys(self) -> set[str]:
-        """The keys that sent from a network new to the scope, or were new themselves,
-        in the last ten minutes."""
-        if not self.stranger_keys or self.last_closed is None:
-            return set()
-        since = self.last_closed - 10 * self.steps_per_min
-        return {key for key, last in self.stranger_keys.items() if last > since}
 
     def trickles_into_dear_country(self, step: int) -> bool:
         """Is this an account x country scope in its first ``RAMP_MINUTES``, at a high
@@ -898,13 +888,10 @@ class ScopeState:
         say anything. Together they do, beside the account's users entering theirs: an
         honest market the account opens has users who enter their codes like the rest.
         """
-        hour = step - 60 * self.steps_per_min
-        taken = [s for s in _dear_countries_taken_up(step, siblings, account)
-                 if s.last_closed is not None and s.last_closed > hour]
-        if self not in taken:
-            return None
+        if next(_dear_countries_taken_up(step, (self,), account), None) is None:
+            return None  # (asked first: most countries judged are no such country)
         hits = trials = 0.0
-        for scope in taken:
+        for scope in _dear_countries_this_hour(step, siblings, account):
             entered, codes = scope._conversion_counts(scope.sums.totals(W60),
                                                       scope.sums.totals(W60CONV))
             if scope is self and entered > self._fallen_share(account.conversion.mean) * codes:
@@ -1329,8 +1316,8 @@ class ScopeState:
         and nobody types what they receive (a service that reports each code running
         out unentered reports it once the code expires, not within the minute).
         """
-        recent, matured = self.sums.totals(W10), self.sums.totals(WCONV)
-        trials = matured[OTP] if self.kind.name == "destination" else matured[OTP_NUMBERS]
+        recent = self.sums.totals(W10)
+        _, trials = self._conversion_counts(recent, self.sums.totals(WCONV))
         return (trials > 0
                 and recent[TYPED] >= CODES_ENTERED * self.conversion.mean * trials)
 
@@ -1631,6 +1618,16 @@ def _dear_countries_taken_up(step: int, siblings: Iterable[ScopeState],
     return (s for s in siblings if s.kind.name == "account_country"
             and s.first_step is not None and s.first_step > recent
             and s._began_after(account) and s._dear(unpriced=False))
+
+
+def _dear_countries_this_hour(step: int, siblings: Iterable[ScopeState],
+                              account: ScopeState) -> list[ScopeState]:
+    """Of :func:`_dear_countries_taken_up`, those that sent within the last hour (a
+    scope's windows move when it closes: a quiet one's would still hold sends long
+    past)."""
+    hour = step - 60 * account.steps_per_min
+    return [s for s in _dear_countries_taken_up(step, siblings, account)
+            if s.last_closed is not None and s.last_closed > hour]
 
 
 def _forget_steps(memory: deque, since: int) -> None:
